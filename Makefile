@@ -1,0 +1,47 @@
+# Sway — the two commands a newcomer needs are `make dev` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+SWAY   := $(VENV)/bin/sway
+STAMP  := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: install dev test test-unit test-integration lint broker-start broker-stop lock clean
+
+install: $(STAMP)  ## .venv with the sway CLI and pinned dependencies
+
+$(STAMP): pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.lock
+	$(PY) -m pip install -q --no-deps -e .
+	touch $(STAMP)
+
+dev: install  ## broker + worker + simulated traffic + live leaderboard (Ctrl-C stops)
+	$(SWAY) dev
+
+test: install  ## everything: unit tests and integration tests against a real local broker
+	$(SWAY) broker start
+	$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
+	  if [ -n "$$CI" ]; then $(SWAY) broker stop; fi; exit $$rc
+
+test-unit: install
+	$(PY) -m pytest -m "not integration" $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check stream tests
+	$(VENV)/bin/mypy
+
+broker-start: install
+	$(SWAY) broker start
+
+broker-stop: install
+	$(SWAY) broker stop
+
+lock:  ## re-resolve requirements.lock from pyproject.toml (then commit it)
+	rm -rf /tmp/sway-lock && $(PYTHON) -m venv /tmp/sway-lock
+	/tmp/sway-lock/bin/pip install -q '.[dev]'
+	/tmp/sway-lock/bin/pip freeze --exclude sway > requirements.lock
+
+clean:
+	rm -rf $(VENV) .run .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,315 @@
+"""`sway`: the command line of CONTRACT.md."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+from tqdm import tqdm
+
+from stream.broker import BrokerError, LocalBroker, kafka_version
+from stream.codec import dumps, loads
+from stream.settings import load_settings
+
+
+@click.group()
+def main() -> None:
+    """Sway: live influence scores from social interactions on Apache Kafka."""
+
+
+# --- broker ---------------------------------------------------------------------------------
+
+
+@main.group()
+def broker() -> None:
+    """The local single-node Kafka (KRaft) that Sway fetches and runs for development and tests."""
+
+
+def _local_broker_or_skip() -> LocalBroker | None:
+    settings = load_settings()
+    if not settings.bootstrap_is_local_default:
+        click.echo(f"KAFKA_BOOTSTRAP_SERVERS={settings.kafka_bootstrap_servers}: nothing local to manage")
+        return None
+    return LocalBroker()
+
+
+@broker.command("start")
+def broker_start() -> None:
+    """Fetch Kafka (once), format storage (once), start it and wait until it accepts connections."""
+    local = _local_broker_or_skip()
+    if local is None:
+        return
+    try:
+        click.echo(f"kafka {kafka_version()}: {local.start()} on localhost:{local.port}")
+    except BrokerError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@broker.command("stop")
+def broker_stop() -> None:
+    """Shut the local broker down cleanly."""
+    local = _local_broker_or_skip()
+    if local is not None:
+        click.echo(local.stop())
+
+
+@broker.command("status")
+def broker_status() -> None:
+    local = _local_broker_or_skip()
+    if local is not None:
+        click.echo(local.status())
+
+
+# --- worker ---------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--web-port", type=int, default=None, help="Overrides SWAY_WEB_PORT.")
+def worker(web_port: int | None) -> None:
+    """Run a Sway worker (ingest, enrich, score, sweep, HTTP API)."""
+    import faust
+
+    from stream.pipeline.app import create_app
+
+    overrides = {"web_port": web_port} if web_port is not None else {}
+    settings = load_settings(**overrides)
+    app, _ = create_app(settings)
+    faust.Worker(app, loglevel=settings.log_level, quiet=True).execute_from_commandline()
+
+
+# --- producers ------------------------------------------------------------------------------
+
+
+async def _produce(records: Iterator[tuple[bytes | None, bytes]], rate: float, total: int | None,
+                   desc: str, progress: bool = True) -> int:
+    from stream.kafka import Pacer, ensure_topics, make_producer
+
+    settings = load_settings()
+    topic = settings.topic("interactions")
+    await ensure_topics(settings, [topic])
+    producer = make_producer(settings)
+    await producer.start()
+    sent = 0
+    pacer = Pacer(rate)
+    bar = tqdm(total=total, unit="ev", desc=desc, disable=not progress, smoothing=0.1,
+               mininterval=0.5, file=sys.stderr)
+    try:
+        pending = []
+        for key, value in records:
+            pending.append(await producer.send(topic, value=value, key=key))
+            sent += 1
+            if len(pending) >= 2000:
+                await asyncio.gather(*pending)
+                bar.update(len(pending))
+                pending.clear()
+            await pacer.tick()
+        if pending:
+            await asyncio.gather(*pending)
+            bar.update(len(pending))
+        await producer.flush()
+    finally:
+        bar.close()
+        await producer.stop()
+    return sent
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["auto", "jsonl", "snap"]), default="auto",
+              show_default=True, help="JSON Lines (contract events) or SNAP Higgs activity lines.")
+@click.option("--rate", type=float, default=0.0, help="Events per second (0 = as fast as possible).")
+@click.option("--limit", type=int, default=None, help="Only the first N records.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def replay(file: Path, fmt: str, rate: float, limit: int | None, quiet: bool) -> None:
+    """Send a file of interactions to the `interactions` topic (invalid lines too: they go to the DLQ)."""
+    from stream.producers.replay import count_lines, records
+
+    total = count_lines(file, limit)
+    began = time.monotonic()
+    sent = asyncio.run(_produce(records(file, fmt, limit), rate, total, file.name, not quiet))  # type: ignore[arg-type]
+    took = time.monotonic() - began
+    click.echo(f"replayed {sent} records from {file} in {took:.1f}s ({sent / max(took, 1e-9):,.0f}/s)")
+
+
+def _simulated(users: int, days: float, seed: int, live: bool) -> Iterator[tuple[bytes | None, bytes]]:
+    from stream.producers.simulate import World, WorldConfig
+
+    world = World(WorldConfig(users=users, days=days, seed=seed))
+    if not live:
+        for event in world.events():
+            yield str(event["actor_id"]).encode(), dumps(event)
+        return
+    start = int(time.time() * 1000)
+    for event in world.live(start):
+        event["ts"] = max(int(time.time() * 1000), start)  # live traffic carries wall-clock time
+        yield str(event["actor_id"]).encode(), dumps(event)
+
+
+@main.command()
+@click.option("--users", type=int, default=2000, show_default=True)
+@click.option("--days", type=float, default=7.0, show_default=True, help="Simulated history to generate.")
+@click.option("--rate", type=float, default=0.0, help="Events per second (0 = as fast as possible).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--live", is_flag=True, help="Endless traffic stamped with wall-clock time (for `sway dev`).")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def simulate(users: int, days: float, rate: float, seed: int, live: bool, quiet: bool) -> None:
+    """Send a synthetic social world (power-law audiences, topics, networks, a few bots)."""
+    if live and rate <= 0:
+        rate = 200.0
+    began = time.monotonic()
+    sent = asyncio.run(_produce(_simulated(users, days, seed, live), rate, None, "simulate", not quiet))
+    click.echo(f"simulated {sent} events in {time.monotonic() - began:.1f}s")
+
+
+# --- reading scores -------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("user")
+@click.option("--explain", is_flag=True, help="Components, top engagers and recent reasons.")
+@click.option("--url", default=None, help="Worker URL (default http://localhost:$SWAY_WEB_PORT).")
+def score(user: str, explain: bool, url: str | None) -> None:
+    """Print a user's current score from a worker's HTTP API."""
+    settings = load_settings()
+    base = url or f"http://localhost:{settings.web_port}"
+    path = f"/users/{urllib.request.quote(user, safe='')}" + ("/explain" if explain else "")
+    try:
+        with urllib.request.urlopen(base + path, timeout=10) as response:
+            click.echo(json.dumps(json.loads(response.read()), indent=2))
+    except urllib.error.HTTPError as exc:
+        raise click.ClickException(f"{exc.code}: {exc.read().decode(errors='replace')}") from exc
+    except urllib.error.URLError as exc:
+        raise click.ClickException(f"no worker at {base}: {exc.reason}") from exc
+
+
+async def _latest_scores(timeout: float) -> dict[str, dict[str, object]]:
+    from stream.kafka import read_topic
+
+    settings = load_settings()
+    latest: dict[str, dict[str, object]] = {}
+    async for key, value in read_topic(settings, settings.topic("scores"), timeout=timeout):
+        if key is None:
+            continue
+        if value is None:
+            latest.pop(key.decode(), None)
+        else:
+            latest[key.decode()] = loads(value)
+    return latest
+
+
+def _leaderboard(latest: dict[str, dict[str, object]], limit: int) -> str:
+    rows = sorted(latest.values(), key=lambda s: -float(s["score"]))[:limit]  # type: ignore[arg-type]
+    lines = [f"{'#':>3}  {'user':<16} {'score':>6}  {'reach':>6} {'ampl':>6} {'netw':>6}  cause"]
+    for i, s in enumerate(rows, 1):
+        c = s["components"]
+        assert isinstance(c, dict)
+        lines.append(
+            f"{i:>3}  {str(s['user_id'])[:16]:<16} {s['score']:>6.1f}  {c['reach']:>6.1f} "
+            f"{c['amplification']:>6.1f} {c['network']:>6.1f}  {s['cause']}"
+        )
+    return "\n".join(lines)
+
+
+@main.command()
+@click.option("--limit", type=int, default=15, show_default=True)
+@click.option("--watch/--once", default=False, help="Refresh every few seconds until Ctrl-C.")
+@click.option("--interval", type=float, default=2.0, show_default=True)
+def top(limit: int, watch: bool, interval: float) -> None:
+    """The leaderboard, read from the `scores` topic."""
+    while True:
+        latest = asyncio.run(_latest_scores(timeout=30))
+        board = _leaderboard(latest, limit)
+        if watch:
+            click.clear()
+            click.echo(f"sway top — {len(latest)} users scored — {time.strftime('%H:%M:%S')}\n")
+        click.echo(board)
+        if not watch:
+            return
+        time.sleep(interval)
+
+
+# --- the whole thing ------------------------------------------------------------------------
+
+
+def _wait_healthy(port: int, deadline: float) -> bool:
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://localhost:{port}/health", timeout=2) as r:
+                if r.status == 200:
+                    return True
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.5)
+    return False
+
+
+@main.command()
+@click.option("--rate", type=float, default=200.0, show_default=True, help="Simulated events per second.")
+@click.option("--users", type=int, default=2000, show_default=True)
+def dev(rate: float, users: int) -> None:
+    """Everything on this machine: broker, worker, simulated traffic, live leaderboard. Ctrl-C stops it."""
+    settings = load_settings()
+    if settings.bootstrap_is_local_default:
+        click.echo(f"kafka {kafka_version()}: {LocalBroker().start()}")
+    sway = [sys.executable, "-m", "stream"]
+    logs = settings.data_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    children: list[subprocess.Popen[bytes]] = []
+    try:
+        worker_log = (logs / "worker.log").open("ab")
+        children.append(subprocess.Popen([*sway, "worker"], stdout=worker_log, stderr=subprocess.STDOUT))
+        if not _wait_healthy(settings.web_port, time.monotonic() + 90):
+            raise click.ClickException(f"the worker did not become healthy; see {logs / 'worker.log'}")
+        sim_log = (logs / "simulate.log").open("ab")
+        children.append(subprocess.Popen(
+            [*sway, "simulate", "--live", "--quiet", "--rate", str(rate), "--users", str(users)],
+            stdout=sim_log, stderr=subprocess.STDOUT,
+        ))
+        url = f"http://localhost:{settings.web_port}"
+        while True:
+            latest = asyncio.run(_latest_scores(timeout=10))
+            click.clear()
+            click.echo(f"Sway dev — worker {url} (health: {url}/health, metrics: {url}/metrics)")
+            click.echo(f"simulated traffic at {rate:.0f} ev/s; logs in {logs}; Ctrl-C stops everything\n")
+            click.echo(f"{len(latest)} users scored — {time.strftime('%H:%M:%S')}")
+            click.echo(_leaderboard(latest, 15))
+            time.sleep(2)
+    except KeyboardInterrupt:
+        click.echo("\nstopping…")
+    finally:
+        for child in reversed(children):
+            if child.poll() is None:
+                child.send_signal(signal.SIGINT)
+        for child in reversed(children):
+            try:
+                child.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        click.echo("stopped worker and traffic (the broker keeps running: `sway broker stop`)")
+
+
+@main.command()
+def bench() -> None:
+    """Throughput, latency and memory benchmark (issue E; not built yet)."""
+    raise click.ClickException("sway bench is not built yet (issue E)")
+
+
+@main.command()
+@click.argument("what", type=click.Choice(["higgs", "scenarios"]))
+def evaluate(what: str) -> None:
+    """Offline evaluation against the Higgs data or adversarial scenarios (issues B, C; not built yet)."""
+    raise click.ClickException(f"sway evaluate {what} is not built yet (issues B and C)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+"""Stream time: the latest event time seen, advanced by wall time while the stream is idle."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+WallClock = Callable[[], float]
+
+
+class StreamClock:
+    """Why: replaying history must give the same scores as living through it, so scoring never
+    reads the wall clock directly; only idle periods let wall time move stream time forward."""
+
+    def __init__(self, wall: WallClock = time.time, max_future_ms: int = 86_400_000) -> None:
+        self._wall = wall
+        self._max_future_ms = max_future_ms
+        self._event_ms: int | None = None
+        self._wall_at_event = 0.0
+
+    def observe(self, event_ms: int) -> int:
+        """Advance on an event; a timestamp beyond wall time + max_future never moves the clock
+        (one bad event must not age every account)."""
+        wall_ms = int(self._wall() * 1000)
+        if event_ms > wall_ms + self._max_future_ms:
+            return self.now()
+        if self._event_ms is None or event_ms > self.now():
+            self._event_ms = event_ms
+            self._wall_at_event = self._wall()
+        return self.now()
+
+    def seed(self, event_ms: int) -> None:
+        """Start from recovered state after a restart, so an idle sweep does not jump to wall time."""
+        if self._event_ms is None:
+            self._event_ms = event_ms
+            self._wall_at_event = self._wall()
+
+    @property
+    def started(self) -> bool:
+        return self._event_ms is not None
+
+    def now(self) -> int:
+        """Current stream time in epoch ms (wall time if no event was ever seen)."""
+        if self._event_ms is None:
+            return int(self._wall() * 1000)
+        idle = max(0.0, self._wall() - self._wall_at_event)
+        return self._event_ms + int(idle * 1000)
+
+    def is_too_far_in_future(self, event_ms: int) -> bool:
+        return event_ms > int(self._wall() * 1000) + self._max_future_ms

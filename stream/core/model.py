@@ -1,0 +1,311 @@
+"""The influence model: how one engagement changes a user's state, and how state becomes a score.
+
+score = 1 + 99 * (w_r * reach + w_a * amplification + w_n * network) / 100, where each
+component is 100 * log1p(x / x0) / log1p(ref / x0) (capped at 100) of a decayed signal:
+  reach          x = distinct quality-weighted engagers,
+  amplification  x = (amplifying actions + 0.1 * other interactions) / (posts + prior posts),
+  network        x = interactions weighted by the engager's own score.
+Every contribution is multiplied by the engager's quality (from enrich), the type and network
+weights, a sentiment factor, and 1 / (1 + earlier interactions from the same engager).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from stream.core.decay import growth, needs_rebase
+from stream.core.params import AMPLIFYING, DAY_MS, REACH_CAP, TONED, Params
+from stream.core.state import EngagerStat, Reason, TopicStat, UserState
+
+
+@dataclass(frozen=True, slots=True)
+class Engagement:
+    """An interaction as the score stage sees it: validated, enriched with the actor's quality."""
+
+    event_id: str
+    type: str
+    network: str
+    actor_id: str
+    target_id: str
+    ts: int
+    quality: float = 1.0
+    actor_score: float = 1.0
+    content_id: str | None = None
+    topics: tuple[str, ...] = ()
+    sentiment: float | None = None
+
+    @classmethod
+    def from_event(cls, event: dict[str, Any]) -> Engagement:
+        return cls(
+            event_id=event["event_id"],
+            type=event["type"],
+            network=event["network"],
+            actor_id=event["actor_id"],
+            target_id=event.get("target_id", event["actor_id"]),
+            ts=event["ts"],
+            quality=float(event.get("q", 1.0)),
+            actor_score=float(event.get("actor_score", 1.0)),
+            content_id=event.get("content_id"),
+            topics=tuple(event.get("topics", ())),
+            sentiment=event.get("sentiment"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The new state, and what happened (for metrics and explain)."""
+
+    state: UserState
+    applied: bool
+    why: str  # "applied", "duplicate", "self"
+
+
+@dataclass(frozen=True, slots=True)
+class Score:
+    user_id: str
+    score: float
+    reach: float
+    amplification: float
+    network: float
+    signals: dict[str, float]
+    networks: dict[str, float]
+    topics: list[dict[str, Any]]
+    at: int  # the (grace-adjusted) time the signals were read at
+
+
+def sentiment_factor(sentiment: float | None, params: Params) -> float:
+    """Negative tone earns far less than positive: -1 -> 0.05, 0 -> 1, +1 -> 1.5."""
+    if sentiment is None or sentiment >= 0:
+        return 1.0 + 0.5 * (sentiment or 0.0)
+    return max(params.min_sentiment_factor, (1.0 + sentiment) ** 2)
+
+
+def _rebased(state: UserState, t: int, params: Params) -> UserState:
+    """Move the landmark to t so stored values stay finite over decades of stream time."""
+    if state.events == 0 and not state.engagers:
+        return state.with_(landmark=t)
+    if not needs_rebase(t, state.landmark, params.half_life_ms):
+        return state
+    k = 1.0 / growth(t, state.landmark, params.half_life_ms)
+    return state.with_(
+        landmark=t,
+        reach=state.reach * k,
+        interactions=state.interactions * k,
+        amplifying=state.amplifying * k,
+        network=state.network * k,
+        posts=state.posts * k,
+        engagers={
+            e: EngagerStat(s.reach * k, s.count * k, s.weight * k, s.last_ts)
+            for e, s in state.engagers.items()
+        },
+        networks={n: (r * k, i * k) for n, (r, i) in state.networks.items()},
+        topics={t_: TopicStat(s.interactions * k, s.engagers, s.contents) for t_, s in state.topics.items()},
+    )
+
+
+def _remember(seen: dict[str, int], event_id: str, ts: int, horizon: int, cap: int) -> dict[str, int]:
+    newest = max(ts, max(seen.values(), default=ts))
+    kept = {k: v for k, v in seen.items() if v >= newest - horizon} if len(seen) >= 64 else dict(seen)
+    kept[event_id] = ts
+    if len(kept) > cap:
+        kept = dict(sorted(kept.items(), key=lambda kv: kv[1])[-cap:])
+    return kept
+
+
+def _bounded(engagers: dict[str, EngagerStat], cap: int) -> dict[str, EngagerStat]:
+    """Forget the least engaged once a quarter over the cap (amortised: not a sort per event)."""
+    if len(engagers) <= cap + cap // 4:
+        return engagers
+    keep = sorted(engagers.items(), key=lambda kv: (kv[1].weight, kv[1].last_ts))[-cap:]
+    return dict(keep)
+
+
+def apply(state: UserState, e: Engagement, params: Params) -> Outcome:
+    """Fold one engagement (or the user's own post) into the state of its target."""
+    if e.event_id in state.seen:
+        return Outcome(state, False, "duplicate")
+    seen = _remember(state.seen, e.event_id, e.ts, params.dedup_horizon_ms, params.max_seen_ids)
+    state = _rebased(state, e.ts, params)
+    g = growth(e.ts, state.landmark, params.half_life_ms)
+    common = {
+        "seen": seen,
+        "as_of": max(state.as_of, e.ts),
+        "last_active": max(state.last_active, e.ts),
+        "events": state.events + 1,
+    }
+    if e.type == "post":
+        topics = dict(state.topics)
+        for topic in e.topics:
+            stat = topics.get(topic, TopicStat(0.0))
+            topics[topic] = TopicStat(stat.interactions, stat.engagers,
+                                      _add_capped(stat.contents, e.content_id, params.topic_track))
+        return Outcome(state.with_(posts=state.posts + g, topics=topics, **common), True, "applied")
+    if e.actor_id == state.user_id:
+        discounts = dict(state.discounts)
+        discounts["self"] = discounts.get("self", 0) + 1
+        return Outcome(state.with_(seen=seen, discounts=discounts), False, "self")
+
+    prior = state.engagers.get(e.actor_id)
+    n_before = prior.count / g if prior else 0.0
+    reach_before = prior.reach / g if prior else 0.0
+    diminishing = 1.0 / (1.0 + n_before)
+    tone = sentiment_factor(e.sentiment, params) if e.type in TONED else 1.0
+    weight = (
+        params.type_weights.get(e.type, 1.0)
+        * params.network_weight(e.network)
+        * e.quality
+        * tone
+        * diminishing
+    )
+    reach_target = e.quality * REACH_CAP.get(e.type, 1.0) * min(1.0, tone)
+    reach_gain = max(0.0, reach_target - reach_before)
+    stat = EngagerStat(
+        reach=(reach_before + reach_gain) * g,
+        count=(prior.count if prior else 0.0) + g,
+        weight=(prior.weight if prior else 0.0) + weight * g,
+        last_ts=max(e.ts, prior.last_ts if prior else e.ts),
+    )
+    engagers = dict(state.engagers)
+    engagers[e.actor_id] = stat
+    networks = dict(state.networks)
+    net_reach, net_inter = networks.get(e.network, (0.0, 0.0))
+    networks[e.network] = (net_reach + reach_gain * g, net_inter + weight * g)
+    topics = state.topics
+    if e.topics:
+        topics = dict(topics)
+        for topic in e.topics:
+            t_stat = topics.get(topic, TopicStat(0.0))
+            topics[topic] = TopicStat(
+                t_stat.interactions + weight * g,
+                _add_capped(t_stat.engagers, e.actor_id, params.topic_track),
+                _add_capped(t_stat.contents, e.content_id, params.topic_track),
+            )
+    discounts = state.discounts
+    lost = params.type_weights.get(e.type, 1.0) * (1.0 - e.quality * tone * diminishing)
+    if lost > 0.5:
+        discounts = dict(discounts)
+        key = "low_quality" if e.quality < 0.5 else ("negative" if tone < 0.5 else "repeat")
+        discounts[key] = discounts.get(key, 0) + 1
+    new = state.with_(
+        reach=state.reach + reach_gain * g,
+        interactions=state.interactions + weight * g,
+        amplifying=state.amplifying + (weight * g if e.type in AMPLIFYING else 0.0),
+        network=state.network + weight * (e.actor_score / 100.0) * g,
+        engagers=_bounded(engagers, params.max_engagers),
+        networks=networks,
+        topics=topics,
+        discounts=discounts,
+        **common,
+    )
+    return Outcome(new, True, "applied")
+
+
+def _add_capped(items: tuple[str, ...], item: str | None, cap: int) -> tuple[str, ...]:
+    if item is None or item in items or len(items) >= cap:
+        return items
+    return (*items, item)
+
+
+def touch(state: UserState, ts: int) -> UserState:
+    """The user acted (seen by enrich): activity that holds the score through the grace period."""
+    return state if ts <= state.last_active else state.with_(last_active=ts)
+
+
+def effective_time(state: UserState, now: int, params: Params) -> int:
+    """Grace: an idle account is read as of its last activity until `grace` has passed, then
+    decays as if the clock started `grace` later (so a holiday shorter than grace costs nothing
+    while away)."""
+    idle = now - state.last_active
+    if idle <= 0:
+        return now
+    if idle <= params.grace_ms:
+        return max(state.last_active, state.as_of)
+    return now - params.grace_ms
+
+
+def curve(x: float, x0: float, ref: float) -> float:
+    """0 at 0, 100 at ref, logarithmic in between: each point costs more near the top."""
+    if x <= 0:
+        return 0.0
+    return min(100.0, 100.0 * math.log1p(x / x0) / math.log1p(ref / x0))
+
+
+def score(state: UserState, now: int, params: Params) -> Score:
+    """The score of a user at stream time `now` (grace applied); pure."""
+    at = effective_time(state, now, params)
+    g = growth(at, state.landmark, params.half_life_ms)
+    reach_x = state.reach / g
+    inter_x = state.interactions / g
+    amp_x = state.amplifying / g
+    net_x = state.network / g
+    posts_x = state.posts / g
+    amp_rate = (amp_x + 0.1 * (inter_x - amp_x)) / (posts_x + params.prior_posts)
+    reach = curve(reach_x, params.reach_x0, params.reach_ref)
+    amplification = curve(amp_rate, params.amplification_x0, params.amplification_ref)
+    network = curve(net_x, params.network_x0, params.network_ref)
+    total = 1.0 + 0.99 * (
+        params.w_reach * reach + params.w_amplification * amplification + params.w_network * network
+    )
+    networks = {
+        n: round(0.6 * curve(r / g, params.reach_x0, params.reach_ref)
+                 + 0.4 * curve(i / g, params.network_x0, params.network_ref), 2)
+        for n, (r, i) in state.networks.items()
+    }
+    topics = [
+        {"topic": t, "score": round(curve(s.interactions / g, params.reach_x0, params.reach_ref), 2)}
+        for t, s in state.topics.items()
+        if len(s.engagers) >= params.topic_min_engagers and len(s.contents) >= params.topic_min_content
+    ]
+    topics.sort(key=lambda t: -float(t["score"]))
+    return Score(
+        user_id=state.user_id,
+        score=round(min(100.0, max(1.0, total)), 2),
+        reach=round(reach, 2),
+        amplification=round(amplification, 2),
+        network=round(network, 2),
+        signals={
+            "engagers": round(reach_x, 3),
+            "interactions": round(inter_x, 3),
+            "posts": round(posts_x, 3),
+            "amplifying": round(amp_x, 3),
+            "network": round(net_x, 3),
+        },
+        networks=dict(sorted(networks.items(), key=lambda kv: -kv[1])),
+        topics=topics[:10],
+        at=at,
+    )
+
+
+def record(state: UserState, result: Score, now: int, reason: str | None, params: Params) -> UserState:
+    """Remember the score: the daily history point (for trend), and why it moved (for explain)."""
+    day = now // DAY_MS
+    history = [p for p in state.history if p[0] != day and p[0] > day - params.history_days]
+    history.append((day, result.score))
+    history.sort()
+    reasons = state.reasons
+    delta = round(result.score - state.score, 2)
+    if reason is not None and delta != 0:
+        reasons = (*state.reasons, Reason(now, delta, reason))[-params.reasons_kept :]
+    return state.with_(score=result.score, history=tuple(history), reasons=reasons)
+
+
+def trend(state: UserState, now: int) -> dict[str, float]:
+    """Score now minus the score recorded 1, 7 and 30 days earlier (0 when there is no point)."""
+    day = now // DAY_MS
+    out: dict[str, float] = {}
+    for label, back in (("d1", 1), ("d7", 7), ("d30", 30)):
+        earlier = [s for d, s in state.history if d <= day - back]
+        out[label] = round(state.score - earlier[-1], 2) if earlier else 0.0
+    return out
+
+
+def describe(e: Engagement) -> str:
+    """One line for explain: what moved the score."""
+    text = f"{e.type} by {e.actor_id} on {e.network}"
+    if e.quality < 0.5:
+        text += f" (quality {e.quality:.2f})"
+    if e.sentiment is not None and e.type in TONED:
+        text += f" (sentiment {e.sentiment:+.1f})"
+    return text

@@ -1,0 +1,87 @@
+"""Every constant of the score, named and set in one place (README: "How the score works")."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Mapping
+
+DAY_MS = 86_400_000
+
+#: How much one interaction of each type is worth before quality, sentiment and diminishing returns.
+TYPE_WEIGHTS: Mapping[str, float] = MappingProxyType(
+    {
+        "like": 1.0,
+        "retweet": 3.0,
+        "share": 3.0,
+        "quote": 3.5,
+        "reply": 2.0,
+        "comment": 2.0,
+        "mention": 1.5,
+        "follow": 0.2,
+        "unfollow": 0.0,
+        "post": 0.0,
+    }
+)
+#: Actions that carry the user's content to a new audience (Klout's "amplification").
+AMPLIFYING = frozenset({"retweet", "share", "quote"})
+#: Actions whose tone matters; `sentiment` is read only for these.
+TONED = frozenset({"reply", "comment", "mention"})
+#: How much a single engager can add to distinct reach per type (a follow is a weak signal).
+REACH_CAP = MappingProxyType({"follow": 0.1, "unfollow": 0.0, "mention": 0.6})
+NETWORK_WEIGHTS: Mapping[str, float] = MappingProxyType(
+    {"twitter": 1.0, "facebook": 1.0, "instagram": 1.0, "youtube": 1.1, "linkedin": 1.1}
+)
+
+
+@dataclass(frozen=True)
+class Params:
+    """Knobs of the model; environment overrides only the time constants (CONTRACT.md)."""
+
+    half_life_ms: int = 30 * DAY_MS
+    grace_ms: int = 7 * DAY_MS
+    dedup_horizon_ms: int = 3_600_000
+    type_weights: Mapping[str, float] = field(default_factory=lambda: TYPE_WEIGHTS)
+    network_weights: Mapping[str, float] = field(default_factory=lambda: NETWORK_WEIGHTS)
+    default_network_weight: float = 1.0
+    #: Engagers remembered by identity per user; beyond it the least engaged are forgotten and,
+    #: if they return, counted again (an over-count bounded by evictions; see README).
+    max_engagers: int = 256
+    max_seen_ids: int = 4096
+    #: Posts assumed before any are seen, so one post with one retweet is not "100%".
+    prior_posts: float = 3.0
+    #: Component curves: 100 * log1p(x / x0) / log1p(ref / x0) — x0 sets where points come
+    #: cheaply, ref is the value worth 100 (each point is harder to earn near the top).
+    reach_x0: float = 0.05
+    reach_ref: float = 100_000.0
+    amplification_x0: float = 0.05
+    amplification_ref: float = 2_000.0
+    network_x0: float = 0.02
+    network_ref: float = 20_000.0
+    #: Weights of the three components in the final score (sum to 1).
+    w_reach: float = 0.45
+    w_amplification: float = 0.25
+    w_network: float = 0.30
+    #: Topic evidence: distinct engagers and distinct posts needed before a topic is listed.
+    topic_min_engagers: int = 3
+    topic_min_content: int = 2
+    topic_track: int = 16
+    history_days: int = 31
+    reasons_kept: int = 5
+    min_sentiment_factor: float = 0.05
+
+    def network_weight(self, network: str) -> float:
+        return self.network_weights.get(network, self.default_network_weight)
+
+
+DEFAULT = Params()
+
+
+def params_from(half_life_s: float, grace_s: float, dedup_horizon_s: float = 3600.0) -> Params:
+    return Params(
+        half_life_ms=max(1, int(half_life_s * 1000)),
+        grace_ms=max(0, int(grace_s * 1000)),
+        dedup_horizon_ms=max(0, int(dedup_horizon_s * 1000)),
+    )
+
+

@@ -1,0 +1,136 @@
+"""Frozen per-user state of the score stage, and its plain-JSON form for changelogs.
+
+All decayed quantities are *stored* forward-decayed against `landmark` (see decay.py): the value
+at time T is `stored / growth(T, landmark)`. Containers are small and bounded (see Params).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class EngagerStat:
+    """One engager of a user: their decayed distinct-reach share (<= 1) and interaction count."""
+
+    reach: float
+    count: float
+    weight: float  # decayed weighted contribution, for "top engagers" in explain
+    last_ts: int
+
+
+@dataclass(frozen=True, slots=True)
+class TopicStat:
+    """Evidence for a topic: weighted interactions plus a few distinct engagers and posts."""
+
+    interactions: float
+    engagers: tuple[str, ...] = ()
+    contents: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """Why the score last moved, kept for explain."""
+
+    ts: int
+    delta: float
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class UserState:
+    """Everything the score of one user is computed from."""
+
+    user_id: str
+    landmark: int = 0
+    as_of: int = 0
+    last_active: int = 0
+    events: int = 0
+    reach: float = 0.0
+    interactions: float = 0.0
+    amplifying: float = 0.0
+    network: float = 0.0
+    posts: float = 0.0
+    engagers: dict[str, EngagerStat] = field(default_factory=dict)
+    networks: dict[str, tuple[float, float]] = field(default_factory=dict)
+    topics: dict[str, TopicStat] = field(default_factory=dict)
+    seen: dict[str, int] = field(default_factory=dict)
+    history: tuple[tuple[int, float], ...] = ()
+    reasons: tuple[Reason, ...] = ()
+    score: float = 1.0
+    emitted: float = 0.0
+    discounts: dict[str, float] = field(default_factory=dict)
+
+    def with_(self, **changes: Any) -> UserState:
+        return replace(self, **changes)
+
+
+def to_json(state: UserState) -> dict[str, Any]:
+    """Plain JSON-able dict (orjson writes it); compact lists instead of nested objects."""
+    return {
+        "u": state.user_id,
+        "l": state.landmark,
+        "a": state.as_of,
+        "la": state.last_active,
+        "n": state.events,
+        "r": state.reach,
+        "i": state.interactions,
+        "am": state.amplifying,
+        "nw": state.network,
+        "p": state.posts,
+        "e": {k: [v.reach, v.count, v.weight, v.last_ts] for k, v in state.engagers.items()},
+        "net": {k: list(v) for k, v in state.networks.items()},
+        "t": {k: [v.interactions, list(v.engagers), list(v.contents)] for k, v in state.topics.items()},
+        "s": state.seen,
+        "h": [list(p) for p in state.history],
+        "why": [[r.ts, r.delta, r.text] for r in state.reasons],
+        "sc": state.score,
+        "em": state.emitted,
+        "d": state.discounts,
+    }
+
+
+def from_json(data: dict[str, Any]) -> UserState:
+    return UserState(
+        user_id=data["u"],
+        landmark=data["l"],
+        as_of=data["a"],
+        last_active=data["la"],
+        events=data["n"],
+        reach=data["r"],
+        interactions=data["i"],
+        amplifying=data["am"],
+        network=data["nw"],
+        posts=data["p"],
+        engagers={k: EngagerStat(v[0], v[1], v[2], v[3]) for k, v in data["e"].items()},
+        networks={k: (v[0], v[1]) for k, v in data["net"].items()},
+        topics={k: TopicStat(v[0], tuple(v[1]), tuple(v[2])) for k, v in data["t"].items()},
+        seen=dict(data["s"]),
+        history=tuple((int(p[0]), float(p[1])) for p in data["h"]),
+        reasons=tuple(Reason(r[0], r[1], r[2]) for r in data["why"]),
+        score=data["sc"],
+        emitted=data["em"],
+        discounts=dict(data.get("d", {})),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ActorState:
+    """What the enrich stage knows of an account as an actor (its behaviour, not its audience)."""
+
+    user_id: str
+    first_seen: int = 0
+    last_action: int = 0
+    actions: int = 0
+    posts: int = 0
+    seen: dict[str, int] = field(default_factory=dict)
+
+
+def actor_to_json(state: ActorState) -> dict[str, Any]:
+    return {"u": state.user_id, "f": state.first_seen, "la": state.last_action,
+            "n": state.actions, "p": state.posts, "s": state.seen}
+
+
+def actor_from_json(data: dict[str, Any]) -> ActorState:
+    return ActorState(data["u"], data["f"], data["la"], data["n"], data["p"], dict(data["s"]))

@@ -1,0 +1,1 @@
+"""Interaction events: decoding, validation against schemas/, normalisation."""

@@ -1,0 +1,114 @@
+"""Plain aiokafka clients for the CLI and tests (producers, admin, a scores reader), built from
+the one Settings object so security settings apply everywhere."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+from collections.abc import AsyncIterator, Iterable
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from stream.settings import Settings
+
+
+def client_options(settings: Settings) -> dict[str, Any]:
+    options: dict[str, Any] = {"bootstrap_servers": settings.kafka_bootstrap_servers}
+    protocol = settings.kafka_security_protocol
+    if protocol != "PLAINTEXT":
+        options["security_protocol"] = protocol
+        if "SSL" in protocol:
+            options["ssl_context"] = ssl.create_default_context()
+        if protocol.startswith("SASL"):
+            options["sasl_mechanism"] = settings.kafka_sasl_mechanism
+            options["sasl_plain_username"] = settings.kafka_sasl_username
+            options["sasl_plain_password"] = settings.kafka_sasl_password.get_secret_value()
+    return options
+
+
+async def ensure_topics(settings: Settings, names: Iterable[str], compacted: Iterable[str] = ()) -> None:
+    """Create Sway's public topics with SWAY_PARTITIONS partitions if they do not exist yet."""
+    compact = set(compacted)
+    admin = AIOKafkaAdminClient(**client_options(settings))
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = [
+            NewTopic(
+                name, settings.partitions, 1,
+                topic_configs={"cleanup.policy": "compact"} if name in compact else {},
+            )
+            for name in names
+            if name not in existing
+        ]
+        if wanted:
+            try:
+                await admin.create_topics(wanted)
+            except TopicAlreadyExistsError:
+                pass  # another producer or worker won the race
+    finally:
+        await admin.close()
+
+
+def make_producer(settings: Settings) -> AIOKafkaProducer:
+    return AIOKafkaProducer(
+        **client_options(settings),
+        linger_ms=20,
+        max_batch_size=256 * 1024,
+        acks=1,
+        max_request_size=2 * 1024 * 1024,
+    )
+
+
+class Pacer:
+    """Keeps a producer at `rate` records per second (0 = as fast as possible)."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self.start = time.monotonic()
+        self.sent = 0
+
+    async def tick(self, n: int = 1) -> None:
+        self.sent += n
+        if self.rate <= 0:
+            return
+        ahead = self.sent / self.rate - (time.monotonic() - self.start)
+        if ahead > 0.005:
+            await asyncio.sleep(ahead)
+
+
+async def read_topic(
+    settings: Settings, topic: str, *, until_end: bool = True, timeout: float = 30.0
+) -> AsyncIterator[tuple[bytes | None, bytes | None]]:
+    """Every record of a topic from the beginning; stops at the end offsets seen at start."""
+    consumer = AIOKafkaConsumer(
+        **client_options(settings), enable_auto_commit=False, auto_offset_reset="earliest",
+        group_id=None,
+    )
+    await consumer.start()
+    try:
+        partitions = consumer.partitions_for_topic(topic) or set()
+        if not partitions:
+            await consumer._client.force_metadata_update()  # noqa: SLF001
+            partitions = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        if not tps:
+            return
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        end = await consumer.end_offsets(tps)
+        remaining = {tp for tp in tps if end[tp] > 0}
+        deadline = time.monotonic() + timeout
+        while (remaining or not until_end) and time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=500, max_records=5000)
+            for tp, records in batch.items():
+                for record in records:
+                    yield record.key, record.value
+                if until_end and records and records[-1].offset + 1 >= end[tp]:
+                    remaining.discard(tp)
+    finally:
+        await consumer.stop()

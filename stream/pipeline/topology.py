@@ -1,0 +1,55 @@
+"""Every topic and table of Sway, declared once. All user-keyed ones share one partition count,
+so partition p of every topic and table holds the same users (co-partitioning)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import faust
+
+from stream.settings import Settings
+
+#: Topic names of CONTRACT.md (before SWAY_TOPIC_PREFIX).
+INTERACTIONS = "interactions"
+DLQ = "interactions.dlq"
+SCORES = "scores"
+BY_ACTOR = "sway-by-actor"
+BY_TARGET = "sway-by-target"
+
+
+@dataclass
+class Topology:
+    interactions: faust.TopicT
+    dlq: faust.TopicT
+    scores: faust.TopicT
+    by_actor: faust.TopicT
+    by_target: faust.TopicT
+    users: faust.types.TableT
+    actors: faust.types.TableT
+
+    @property
+    def outputs(self) -> list[faust.TopicT]:
+        """Topics Sway writes but does not read: declared at start so they exist with our config."""
+        return [self.dlq, self.scores]
+
+
+def declare(app: faust.App, settings: Settings) -> Topology:
+    n = settings.partitions
+
+    def topic(name: str, **kw: object) -> faust.TopicT:
+        return app.topic(
+            settings.topic(name), key_serializer="raw", value_serializer="raw", partitions=n,
+            internal=True, **kw,  # type: ignore[arg-type]
+        )
+
+    return Topology(
+        interactions=topic(INTERACTIONS),
+        dlq=topic(DLQ, retention=30 * 86400.0),
+        scores=topic(SCORES, compacting=True),
+        by_actor=topic(BY_ACTOR, retention=7 * 86400.0),
+        by_target=topic(BY_TARGET, retention=7 * 86400.0),
+        users=app.Table("users", default=None, partitions=n,
+                        schema=faust.Schema(key_serializer="sway_utf8", value_serializer="sway_user")),
+        actors=app.Table("actors", default=None, partitions=n,
+                         schema=faust.Schema(key_serializer="sway_utf8", value_serializer="sway_actor")),
+    )

@@ -1,0 +1,1 @@
+"""Things that write interactions: file replays and the simulated world."""
