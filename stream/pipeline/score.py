@@ -56,10 +56,26 @@ def register(app: faust.App, rt: Runtime) -> None:
     users = topo.users
     min_delta = rt.settings.emit_min_delta
 
+    async def decay(user_id: str, now: int) -> None:
+        """A sweep found this idle user's score moved: re-score at stream time and emit."""
+        state = users.get(user_id)
+        if state is None:
+            return  # erased meanwhile
+        state = with_activity(state, rt)
+        now = max(now, rt.clock.now())
+        result = model.score(state, now, params)
+        if abs(result.score - state.emitted) < min_delta:
+            return
+        state = model.record(state, result, now, None, params)
+        users[user_id] = await emit(rt, state, result, "decay", now)
+
     @app.agent(topo.by_target, name="sway.score")
     async def score(stream: faust.StreamT[bytes]) -> None:
         async for raw in stream:
             event = loads(raw)
+            if "sweep" in event:
+                await decay(event["user_id"], event["sweep"])
+                continue
             engagement = model.Engagement.from_event(event)
             user_id = engagement.target_id
             state = users.get(user_id) or UserState(user_id)

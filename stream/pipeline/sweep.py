@@ -1,6 +1,9 @@
-"""The decay sweep: re-score idle accounts on a timer and emit `cause: decay` when they moved.
+"""The decay sweep: find idle accounts whose score has moved, and ask the score stage to emit.
 
-Only accounts idle longer than the grace period can have moved, so the rest cost a comparison.
+Why a message and not a table write: Faust changelogs (and the RocksDB store) write a key in the
+partition of the event being processed, so state may only change inside stream iteration. The
+sweep therefore only reads, and sends `{"sweep": now}` keyed by the user to `sway-by-target`;
+the score agent applies it in order with that user's events (see score.py).
 """
 
 from __future__ import annotations
@@ -8,10 +11,10 @@ from __future__ import annotations
 import faust
 from aiokafka.partitioner import murmur2
 
+from stream.codec import dumps
 from stream.core import model
 from stream.core.state import UserState
 from stream.pipeline.runtime import Runtime
-from stream.pipeline.score import emit, with_activity
 
 
 def partition_of(user_id: str, partitions: int) -> int:
@@ -19,41 +22,39 @@ def partition_of(user_id: str, partitions: int) -> int:
     return (murmur2(user_id.encode()) & 0x7FFFFFFF) % partitions
 
 
-async def sweep_once(rt: Runtime, active: set[int] | None) -> int:
-    """One pass over this worker's users; returns how many decay updates were emitted."""
+def decayed_users(rt: Runtime, active: set[int] | None) -> tuple[int, list[str]]:
+    """Stream time now, and the idle users (past grace) whose score moved since last emitted."""
     users, params = rt.topology.users, rt.params
     if not rt.clock.started:
         latest = max((s.as_of for s in users.values() if s is not None), default=None)
         if latest is None:
-            return 0
+            return 0, []
         rt.clock.seed(latest)  # after a restart: resume from recovered state, not wall time
     now = rt.clock.now()
-    rt.metrics.stream_time.set(now / 1000)
-    emitted = 0
+    moved: list[str] = []
     for user_id, state in list(users.items()):
         if not isinstance(state, UserState) or now - state.last_active <= params.grace_ms:
             continue
         if active is not None and partition_of(user_id, rt.settings.partitions) not in active:
             continue
-        state = with_activity(state, rt)
         result = model.score(state, now, params)
-        if abs(result.score - state.emitted) < rt.settings.emit_min_delta:
-            continue
-        state = model.record(state, result, now, None, params)
-        users[user_id] = await emit(rt, state, result, "decay", now)
-        emitted += 1
-    rt.metrics.users.set(len(users))
-    rt.metrics.actors.set(len(rt.topology.actors))
-    return emitted
+        if abs(result.score - state.emitted) >= rt.settings.emit_min_delta:
+            moved.append(user_id)
+    return now, moved
 
 
 def register(app: faust.App, rt: Runtime) -> None:
-    by_target = rt.settings.topic("sway-by-target")
+    by_target = rt.topology.by_target
 
     @app.timer(interval=rt.settings.decay_sweep_interval, name="sway.sweep", on_leader=False)
     async def sweep() -> None:
         if app.rebalancing or app.in_recovery:
             return
-        assigned = app.assignor.assigned_actives()
-        active = {tp.partition for tp in assigned if tp.topic == by_target}
-        await sweep_once(rt, None if len(active) == rt.settings.partitions else active)
+        name = by_target.get_topic_name()
+        active = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == name}
+        now, moved = decayed_users(rt, None if len(active) == rt.settings.partitions else active)
+        rt.metrics.stream_time.set(now / 1000)
+        rt.metrics.users.set(len(rt.topology.users))
+        rt.metrics.actors.set(len(rt.topology.actors))
+        for user_id in moved:
+            await by_target.send(key=user_id.encode(), value=dumps({"sweep": now, "user_id": user_id}))

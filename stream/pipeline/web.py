@@ -63,8 +63,8 @@ def register(app: faust.App, rt: Runtime) -> None:
             return self.bytes(generate_latest(rt.metrics.registry), content_type=CONTENT_TYPE_LATEST)
 
     @app.page("/users/{user_id}")
-    @app.table_route(table=users, match_info="user_id")
     class User(View):
+        @app.table_route(table=users, match_info="user_id")
         async def get(self, request: Request, user_id: str) -> Response:
             body = explain(rt, user_id)
             if body is None:
@@ -74,8 +74,8 @@ def register(app: faust.App, rt: Runtime) -> None:
             return self.json(body)
 
     @app.page("/users/{user_id}/explain")
-    @app.table_route(table=users, match_info="user_id")
     class Explain(View):
+        @app.table_route(table=users, match_info="user_id")
         async def get(self, request: Request, user_id: str) -> Response:
             body = explain(rt, user_id)
             if body is None:
