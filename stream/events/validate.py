@@ -52,10 +52,12 @@ def _describe(error: jsonschema.ValidationError) -> str:
     return f"{where}: {error.message[:300]}"
 
 
-def parse_ts(value: int | str) -> int:
-    """Epoch ms from an int or an RFC 3339 string (which the schema has already checked)."""
-    if isinstance(value, int):
-        return value
+def parse_ts(value: int | float | str) -> int:
+    """Epoch ms from an int or an RFC 3339 string (which the schema has already checked).
+
+    JSON Schema counts 1767225600000.0 as an integer, so integral floats arrive here too."""
+    if isinstance(value, int | float):
+        return int(value)
     text = value.strip()
     if text[-1:] in "zZ":
         text = text[:-1] + "+00:00"
@@ -97,7 +99,7 @@ def validate_event(raw: bytes, now_ms: int | None = None, max_future_ms: int = 8
         return Rejected(_describe(error))
     try:
         ts = parse_ts(data["ts"])
-    except (ValueError, OverflowError):
+    except (ValueError, OverflowError, TypeError):
         return Rejected(f"ts: not a valid RFC 3339 time: {data['ts']!r:.80}")
     if ts < 0:
         return Rejected(f"ts: before 1970: {data['ts']!r:.80}")
