@@ -299,6 +299,41 @@ def dev(rate: float, users: int) -> None:
 
 
 @main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["auto", "jsonl", "snap"]), default="auto",
+              show_default=True)
+@click.option("--limit", type=int, default=None, help="Only the first N records.")
+@click.option("--top", "top_n", type=int, default=15, show_default=True, help="Rows to print.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write every user's score as JSON Lines (score-update shape) here.")
+def rescore(file: Path, fmt: str, limit: int | None, top_n: int, out: Path | None) -> None:
+    """Batch reference: the same core over a file, no Kafka (compare with the stream)."""
+    from stream.batch import rescore as run_batch
+    from stream.core.params import params_from
+    from stream.pipeline.score import update_message
+    from stream.producers.replay import records
+
+    settings = load_settings()
+    params = params_from(settings.decay_half_life, settings.decay_grace, settings.dedup_horizon)
+    began = time.monotonic()
+    run = run_batch((value for _, value in records(file, fmt, limit)), params,  # type: ignore[arg-type]
+                    settings.emit_min_delta)
+    scores = run.scores(params)
+    took = time.monotonic() - began
+    latest = {
+        u: update_message(run.users[u], s, "event", run.now, int(time.time() * 1000))
+        for u, s in scores.items()
+    }
+    if out is not None:
+        with out.open("wb") as f:
+            for message in latest.values():
+                f.write(dumps(message) + b"\n")
+    click.echo(_leaderboard(latest, top_n))
+    click.echo(f"\n{run.events} records, {run.rejected} rejected, {run.duplicates} duplicates, "
+               f"{len(scores)} users scored in {took:.1f}s ({run.events / max(took, 1e-9):,.0f}/s)")
+
+
+@main.command()
 def bench() -> None:
     """Throughput, latency and memory benchmark (issue E; not built yet)."""
     raise click.ClickException("sway bench is not built yet (issue E)")

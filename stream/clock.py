@@ -12,8 +12,11 @@ class StreamClock:
     """Why: replaying history must give the same scores as living through it, so scoring never
     reads the wall clock directly; only idle periods let wall time move stream time forward."""
 
-    def __init__(self, wall: WallClock = time.time, max_future_ms: int = 86_400_000) -> None:
+    def __init__(self, wall: WallClock = time.time, max_future_ms: int = 86_400_000,
+                 monotonic: WallClock | None = None) -> None:
         self._wall = wall
+        # idle time is measured on a monotonic clock, so an NTP step back never rewinds stream time
+        self._mono = monotonic or (time.monotonic if wall is time.time else wall)
         self._max_future_ms = max_future_ms
         self._event_ms: int | None = None
         self._wall_at_event = 0.0
@@ -26,14 +29,14 @@ class StreamClock:
             return self.now()
         if self._event_ms is None or event_ms > self.now():
             self._event_ms = event_ms
-            self._wall_at_event = self._wall()
+            self._wall_at_event = self._mono()
         return self.now()
 
     def seed(self, event_ms: int) -> None:
         """Start from recovered state after a restart, so an idle sweep does not jump to wall time."""
         if self._event_ms is None:
             self._event_ms = event_ms
-            self._wall_at_event = self._wall()
+            self._wall_at_event = self._mono()
 
     @property
     def started(self) -> bool:
@@ -43,7 +46,7 @@ class StreamClock:
         """Current stream time in epoch ms (wall time if no event was ever seen)."""
         if self._event_ms is None:
             return int(self._wall() * 1000)
-        idle = max(0.0, self._wall() - self._wall_at_event)
+        idle = max(0.0, self._mono() - self._wall_at_event)
         return self._event_ms + int(idle * 1000)
 
     def is_too_far_in_future(self, event_ms: int) -> bool:

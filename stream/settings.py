@@ -55,10 +55,12 @@ class Settings(BaseSettings):
     store: Literal["memory", "rocksdb"] = Field("memory", validation_alias=AliasChoices("SWAY_STORE"))
     data_dir: Path = Field(PROJECT_ROOT / ".run", validation_alias=AliasChoices("SWAY_DATA_DIR"))
 
-    decay_half_life: Duration = Field(30 * 86400.0, validation_alias=AliasChoices("SWAY_DECAY_HALF_LIFE"))
-    decay_grace: Duration = Field(7 * 86400.0, validation_alias=AliasChoices("SWAY_DECAY_GRACE"))
+    decay_half_life: Duration = Field(
+        30 * 86400.0, ge=1.0, validation_alias=AliasChoices("SWAY_DECAY_HALF_LIFE")
+    )
+    decay_grace: Duration = Field(7 * 86400.0, ge=0, validation_alias=AliasChoices("SWAY_DECAY_GRACE"))
     decay_sweep_interval: Duration = Field(
-        60.0, validation_alias=AliasChoices("SWAY_DECAY_SWEEP_INTERVAL")
+        60.0, ge=0.1, validation_alias=AliasChoices("SWAY_DECAY_SWEEP_INTERVAL")
     )
     dedup_horizon: Duration = Field(3600.0, validation_alias=AliasChoices("SWAY_DEDUP_HORIZON"))
     max_future: Duration = Field(86400.0, validation_alias=AliasChoices("SWAY_MAX_FUTURE"))

@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from stream.core.decay import growth, needs_rebase
+from stream.core.decay import growth, needs_rebase, shrink, too_old
 from stream.core.params import AMPLIFYING, DAY_MS, REACH_CAP, TONED, Params
 from stream.core.state import EngagerStat, Reason, TopicStat, UserState
 
@@ -88,7 +88,7 @@ def _rebased(state: UserState, t: int, params: Params) -> UserState:
         return state.with_(landmark=t)
     if not needs_rebase(t, state.landmark, params.half_life_ms):
         return state
-    k = 1.0 / growth(t, state.landmark, params.half_life_ms)
+    k = shrink(t, state.landmark, params.half_life_ms)
     return state.with_(
         landmark=t,
         reach=state.reach * k,
@@ -128,6 +128,8 @@ def apply(state: UserState, e: Engagement, params: Params) -> Outcome:
         return Outcome(state, False, "duplicate")
     seen = _remember(state.seen, e.event_id, e.ts, params.dedup_horizon_ms, params.max_seen_ids)
     state = _rebased(state, e.ts, params)
+    if too_old(e.ts, state.landmark, params.half_life_ms):
+        return Outcome(state.with_(seen=seen), True, "applied")  # decayed to nothing already
     g = growth(e.ts, state.landmark, params.half_life_ms)
     common = {
         "seen": seen,
@@ -179,7 +181,9 @@ def apply(state: UserState, e: Engagement, params: Params) -> Outcome:
             t_stat = topics.get(topic, TopicStat(0.0))
             topics[topic] = TopicStat(
                 t_stat.interactions + weight * g,
-                _add_capped(t_stat.engagers, e.actor_id, params.topic_track),
+                # only engagement that counted is evidence (bots and trolls are not)
+                _add_capped(t_stat.engagers, e.actor_id if e.quality * tone >= 0.5 else None,
+                            params.topic_track),
                 _add_capped(t_stat.contents, e.content_id, params.topic_track),
             )
     discounts = state.discounts
@@ -235,12 +239,12 @@ def curve(x: float, x0: float, ref: float) -> float:
 def score(state: UserState, now: int, params: Params) -> Score:
     """The score of a user at stream time `now` (grace applied); pure."""
     at = effective_time(state, now, params)
-    g = growth(at, state.landmark, params.half_life_ms)
-    reach_x = state.reach / g
-    inter_x = state.interactions / g
-    amp_x = state.amplifying / g
-    net_x = state.network / g
-    posts_x = state.posts / g
+    k = shrink(at, state.landmark, params.half_life_ms)
+    reach_x = state.reach * k
+    inter_x = state.interactions * k
+    amp_x = state.amplifying * k
+    net_x = state.network * k
+    posts_x = state.posts * k
     amp_rate = (amp_x + 0.1 * (inter_x - amp_x)) / (posts_x + params.prior_posts)
     reach = curve(reach_x, params.reach_x0, params.reach_ref)
     amplification = curve(amp_rate, params.amplification_x0, params.amplification_ref)
@@ -249,12 +253,12 @@ def score(state: UserState, now: int, params: Params) -> Score:
         params.w_reach * reach + params.w_amplification * amplification + params.w_network * network
     )
     networks = {
-        n: round(0.6 * curve(r / g, params.reach_x0, params.reach_ref)
-                 + 0.4 * curve(i / g, params.network_x0, params.network_ref), 2)
+        n: round(0.6 * curve(r * k, params.reach_x0, params.reach_ref)
+                 + 0.4 * curve(i * k, params.network_x0, params.network_ref), 2)
         for n, (r, i) in state.networks.items()
     }
     topics = [
-        {"topic": t, "score": round(curve(s.interactions / g, params.reach_x0, params.reach_ref), 2)}
+        {"topic": t, "score": round(curve(s.interactions * k, params.reach_x0, params.reach_ref), 2)}
         for t, s in state.topics.items()
         if len(s.engagers) >= params.topic_min_engagers and len(s.contents) >= params.topic_min_content
     ]

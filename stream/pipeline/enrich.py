@@ -6,8 +6,7 @@ from __future__ import annotations
 import faust
 
 from stream.codec import dumps, loads
-from stream.core import actor as actor_core
-from stream.core.state import ActorState
+from stream.core import stages
 from stream.pipeline.runtime import Runtime
 
 
@@ -20,15 +19,11 @@ def register(app: faust.App, rt: Runtime) -> None:
         async for raw in stream:
             event = loads(raw)
             actor_id: str = event["actor_id"]
-            actor = actors.get(actor_id) or ActorState(actor_id)
-            actor, new = actor_core.observe(actor, event, params)
-            if not new:
+            own = users.get(actor_id)
+            actor, out = stages.enrich(actors.get(actor_id), event, own.score if own else None, params)
+            if out is None:
                 metrics.duplicates.labels("enrich").inc()
                 continue
             actors[actor_id] = actor  # assign back: only assignment is changelogged
             rt.clock.observe(event["ts"])
-            event["q"] = actor_core.quality(actor, event, params)
-            own = users.get(actor_id)
-            event["actor_score"] = own.score if own is not None else 1.0
-            target = event.get("target_id", actor_id)
-            await topo.by_target.send(key=target.encode(), value=dumps(event))
+            await topo.by_target.send(key=stages.target_of(out).encode(), value=dumps(out))

@@ -8,7 +8,7 @@ from typing import Any
 import faust
 
 from stream.codec import dumps, loads
-from stream.core import model
+from stream.core import model, stages
 from stream.core.state import UserState
 from stream.pipeline.runtime import Runtime
 
@@ -35,20 +35,22 @@ def update_message(state: UserState, result: model.Score, cause: str, event_ts: 
     }
 
 
-def with_activity(state: UserState, rt: Runtime) -> UserState:
+def last_action(rt: Runtime, user_id: str) -> int | None:
     """The user's own actions (tracked by enrich, same partition) also count as activity."""
-    actor = rt.topology.actors.get(state.user_id)
-    return model.touch(state, actor.last_action) if actor is not None else state
+    actor = rt.topology.actors.get(user_id)
+    return actor.last_action if actor is not None else None
 
 
-async def emit(rt: Runtime, state: UserState, result: model.Score, cause: str, now: int) -> UserState:
-    state = state.with_(emitted=result.score)
-    wall = rt.wall_ms()
-    await rt.topology.scores.send(
-        key=state.user_id.encode(), value=dumps(update_message(state, result, cause, now, wall))
-    )
+def with_activity(state: UserState, rt: Runtime) -> UserState:
+    seen = last_action(rt, state.user_id)
+    return model.touch(state, seen) if seen is not None else state
+
+
+async def publish(rt: Runtime, scored: stages.Scored, cause: str, now: int) -> None:
+    assert scored.result is not None
+    message = update_message(scored.state, scored.result, cause, now, rt.wall_ms())
+    await rt.topology.scores.send(key=scored.state.user_id.encode(), value=dumps(message))
     rt.metrics.updates.labels(cause).inc()
-    return state
 
 
 def register(app: faust.App, rt: Runtime) -> None:
@@ -61,13 +63,11 @@ def register(app: faust.App, rt: Runtime) -> None:
         state = users.get(user_id)
         if state is None:
             return  # erased meanwhile
-        state = with_activity(state, rt)
         now = max(now, rt.clock.now())
-        result = model.score(state, now, params)
-        if abs(result.score - state.emitted) < min_delta:
-            return
-        state = model.record(state, result, now, None, params)
-        users[user_id] = await emit(rt, state, result, "decay", now)
+        scored = stages.decay_user(state, now, last_action(rt, user_id), params, min_delta)
+        if scored.emit:
+            users[user_id] = scored.state
+            await publish(rt, scored, "decay", now)
 
     @app.agent(topo.by_target, name="sway.score")
     async def score(stream: faust.StreamT[bytes]) -> None:
@@ -76,24 +76,17 @@ def register(app: faust.App, rt: Runtime) -> None:
             if "sweep" in event:
                 await decay(event["user_id"], event["sweep"])
                 continue
-            engagement = model.Engagement.from_event(event)
-            user_id = engagement.target_id
-            state = users.get(user_id) or UserState(user_id)
-            outcome = model.apply(state, engagement, params)
-            if not outcome.applied:
-                if outcome.why == "duplicate":
-                    metrics.duplicates.labels("score").inc()
-                else:
-                    metrics.discounted.labels(outcome.why).inc()
-                    users[user_id] = outcome.state
+            user_id = stages.target_of(event)
+            now = rt.clock.observe(event["ts"])
+            scored = stages.score_event(users.get(user_id), event, now, last_action(rt, user_id),
+                                        params, min_delta)
+            if scored.why == "duplicate":
+                metrics.duplicates.labels("score").inc()
                 continue
-            now = rt.clock.observe(engagement.ts)
-            state = with_activity(outcome.state, rt)
-            result = model.score(state, now, params)
-            first = state.emitted == 0.0
-            state = model.record(state, result, now, model.describe(engagement), params)
-            if first or abs(result.score - state.emitted) >= min_delta:
-                state = await emit(rt, state, result, "event", now)
+            if scored.why != "applied":
+                metrics.discounted.labels(scored.why).inc()
+            users[user_id] = scored.state
+            if scored.emit:
+                await publish(rt, scored, "event", now)
                 if "in_ms" in event:
                     metrics.latency.observe(max(0, rt.wall_ms() - event["in_ms"]) / 1000)
-            users[user_id] = state

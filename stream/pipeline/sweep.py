@@ -12,9 +12,10 @@ import faust
 from aiokafka.partitioner import murmur2
 
 from stream.codec import dumps
-from stream.core import model
+from stream.core import stages
 from stream.core.state import UserState
 from stream.pipeline.runtime import Runtime
+from stream.pipeline.score import last_action
 
 
 def partition_of(user_id: str, partitions: int) -> int:
@@ -37,8 +38,8 @@ def decayed_users(rt: Runtime, active: set[int] | None) -> tuple[int, list[str]]
             continue
         if active is not None and partition_of(user_id, rt.settings.partitions) not in active:
             continue
-        result = model.score(state, now, params)
-        if abs(result.score - state.emitted) >= rt.settings.emit_min_delta:
+        seen = last_action(rt, user_id)
+        if stages.decay_user(state, now, seen, params, rt.settings.emit_min_delta).emit:
             moved.append(user_id)
     return now, moved
 

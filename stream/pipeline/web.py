@@ -10,6 +10,7 @@ from prometheus_client import generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from stream.core import model
+from stream.core.decay import shrink
 from stream.pipeline.runtime import Runtime
 from stream.pipeline.score import update_message, with_activity
 
@@ -21,12 +22,12 @@ def explain(rt: Runtime, user_id: str) -> dict[str, Any] | None:
     state = with_activity(state, rt)
     now = rt.clock.now()
     result = model.score(state, now, rt.params)
-    g = 2.0 ** ((result.at - state.landmark) / rt.params.half_life_ms)
+    k = shrink(result.at, state.landmark, rt.params.half_life_ms)
     top = sorted(state.engagers.items(), key=lambda kv: -kv[1].weight)[:10]
     return {
         **update_message(state, result, "event", now, rt.wall_ms()),
         "top_engagers": [
-            {"user_id": e, "contribution": round(s.weight / g, 3), "interactions": round(s.count / g, 3)}
+            {"user_id": e, "contribution": round(s.weight * k, 3), "interactions": round(s.count * k, 3)}
             for e, s in top
         ],
         "reasons": [{"ts": r.ts, "delta": r.delta, "text": r.text} for r in reversed(state.reasons)],

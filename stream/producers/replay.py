@@ -31,7 +31,7 @@ def detect(path: Path) -> Literal["jsonl", "snap"]:
     with open_text(path) as f:
         for line in f:
             text = line.strip()
-            if not text:
+            if not text or text.startswith(b"#"):
                 continue
             parts = text.split()
             if len(parts) == 4 and parts[3].decode(errors="replace") in SNAP_KINDS:
@@ -80,8 +80,8 @@ def records(path: Path, fmt: Format = "auto", limit: int | None = None) -> Itera
             if limit is not None and count >= limit:
                 return
             text = line.rstrip(b"\r\n")
-            if not text.strip():
-                continue
+            if not text.strip() or (kind == "snap" and text.startswith(b"#")):
+                continue  # blank lines, and SNAP's comment header, are not records
             count += 1
             if kind == "snap":
                 value = snap_event(text, number)
@@ -95,9 +95,11 @@ def records(path: Path, fmt: Format = "auto", limit: int | None = None) -> Itera
 
 def count_lines(path: Path, limit: int | None = None) -> int:
     total = 0
+    if limit is not None and limit <= 0:
+        return 0
     with open_text(path) as f:
         for line in f:
-            if line.strip():
+            if line.strip() and not line.startswith(b"#"):
                 total += 1
                 if limit is not None and total >= limit:
                     break
