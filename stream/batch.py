@@ -34,8 +34,9 @@ class BatchRun:
             self.rejected += 1
             return
         actor_id: str = event["actor_id"]
-        own = self.users.get(actor_id)
-        actor, out = stages.enrich(self.actors.get(actor_id), event, own.score if own else None, params)
+        actor, out = stages.enrich(
+            self.actors.get(actor_id), event, self.users.get(actor_id), params
+        )
         if out is None:
             self.duplicates += 1
             return
@@ -43,8 +44,14 @@ class BatchRun:
         self.now = max(self.now, event["ts"])
         target = stages.target_of(out)
         seen = self.actors.get(target)
-        scored = stages.score_event(self.users.get(target), out, self.now,
-                                    seen.last_action if seen else None, params, min_delta)
+        scored = stages.score_event(
+            self.users.get(target),
+            out,
+            self.now,
+            seen.last_action if seen else None,
+            params,
+            min_delta,
+        )
         if scored.why == "duplicate":
             self.duplicates += 1
             return

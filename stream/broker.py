@@ -68,8 +68,14 @@ class LocalBroker:
             raise BrokerError("Java 17+ is needed to run Kafka")
         self.libs.mkdir(parents=True, exist_ok=True)
         cmd = [
-            "mvn", "-q", "-B", "-f", str(POM), "dependency:copy-dependencies",
-            f"-DoutputDirectory={self.libs}", "-DincludeScope=runtime",
+            "mvn",
+            "-q",
+            "-B",
+            "-f",
+            str(POM),
+            "dependency:copy-dependencies",
+            f"-DoutputDirectory={self.libs}",
+            "-DincludeScope=runtime",
         ]
         result = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if result.returncode != 0:
@@ -141,11 +147,18 @@ class LocalBroker:
         return props
 
     def _java(self, *args: str, heap: bool = False) -> list[str]:
-        opts = ["-Xms256m", f"-Xmx{HEAP}", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"] if heap else []
+        opts = (
+            ["-Xms256m", f"-Xmx{HEAP}", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"]
+            if heap
+            else []
+        )
         return [
-            "java", *opts,
+            "java",
+            *opts,
             f"-Dlog4j2.configurationFile={self.run_dir / 'log4j2.properties'}",
-            "-cp", f"{self.libs}/*", *args,
+            "-cp",
+            f"{self.libs}/*",
+            *args,
         ]
 
     def _format(self, props: Path) -> None:
@@ -153,9 +166,18 @@ class LocalBroker:
             return
         cluster_id = uuid.uuid4().hex[:22]
         result = subprocess.run(
-            self._java("kafka.tools.StorageTool", "format", "--standalone",
-                       "-t", cluster_id, "-c", str(props)),
-            capture_output=True, text=True, check=False,
+            self._java(
+                "kafka.tools.StorageTool",
+                "format",
+                "--standalone",
+                "-t",
+                cluster_id,
+                "-c",
+                str(props),
+            ),
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if result.returncode != 0:
             raise BrokerError(f"formatting KRaft storage failed:\n{result.stderr}")
@@ -192,7 +214,9 @@ class LocalBroker:
         out = (self.run_dir / "logs" / "stdout.log").open("ab")
         proc = subprocess.Popen(
             self._java("kafka.Kafka", str(props), heap=True),
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
             start_new_session=True,  # survives the shell; never holds the caller's pipes
         )
         self.pid_file.write_text(str(proc.pid))
@@ -203,7 +227,9 @@ class LocalBroker:
             if self.accepts_connections() and self._started_since(log_offset):
                 return f"started in {time.monotonic() - began:.1f}s"
             time.sleep(0.2)
-        raise BrokerError(f"Kafka did not accept connections within {timeout:.0f}s; see {self.log_file}")
+        raise BrokerError(
+            f"Kafka did not accept connections within {timeout:.0f}s; see {self.log_file}"
+        )
 
     def _started_since(self, offset: int) -> bool:
         """The port opens before the broker finishes starting; its log line says when it has."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -38,7 +37,9 @@ def broker() -> None:
 def _local_broker_or_skip() -> LocalBroker | None:
     settings = load_settings()
     if not settings.bootstrap_is_local_default:
-        click.echo(f"KAFKA_BOOTSTRAP_SERVERS={settings.kafka_bootstrap_servers}: nothing local to manage")
+        click.echo(
+            f"KAFKA_BOOTSTRAP_SERVERS={settings.kafka_bootstrap_servers}: nothing local to manage"
+        )
         return None
     return LocalBroker()
 
@@ -90,8 +91,13 @@ def worker(web_port: int | None) -> None:
 # --- producers ------------------------------------------------------------------------------
 
 
-async def _produce(records: Iterator[tuple[bytes | None, bytes]], rate: float, total: int | None,
-                   desc: str, progress: bool = True) -> int:
+async def _produce(
+    records: Iterator[tuple[bytes | None, bytes]],
+    rate: float,
+    total: int | None,
+    desc: str,
+    progress: bool = True,
+) -> int:
     from stream.kafka import Pacer, ensure_topics, make_producer
 
     settings = load_settings()
@@ -101,8 +107,15 @@ async def _produce(records: Iterator[tuple[bytes | None, bytes]], rate: float, t
     await producer.start()
     sent = 0
     pacer = Pacer(rate)
-    bar = tqdm(total=total, unit="ev", desc=desc, disable=not progress, smoothing=0.1,
-               mininterval=0.5, file=sys.stderr)
+    bar = tqdm(
+        total=total,
+        unit="ev",
+        desc=desc,
+        disable=not progress,
+        smoothing=0.1,
+        mininterval=0.5,
+        file=sys.stderr,
+    )
     try:
         pending = []
         for key, value in records:
@@ -125,9 +138,17 @@ async def _produce(records: Iterator[tuple[bytes | None, bytes]], rate: float, t
 
 @main.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["auto", "jsonl", "snap"]), default="auto",
-              show_default=True, help="JSON Lines (contract events) or SNAP Higgs activity lines.")
-@click.option("--rate", type=float, default=0.0, help="Events per second (0 = as fast as possible).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["auto", "jsonl", "snap"]),
+    default="auto",
+    show_default=True,
+    help="JSON Lines (contract events) or SNAP Higgs activity lines.",
+)
+@click.option(
+    "--rate", type=float, default=0.0, help="Events per second (0 = as fast as possible)."
+)
 @click.option("--limit", type=int, default=None, help="Only the first N records.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def replay(file: Path, fmt: str, rate: float, limit: int | None, quiet: bool) -> None:
@@ -138,10 +159,14 @@ def replay(file: Path, fmt: str, rate: float, limit: int | None, quiet: bool) ->
     began = time.monotonic()
     sent = asyncio.run(_produce(records(file, fmt, limit), rate, total, file.name, not quiet))  # type: ignore[arg-type]
     took = time.monotonic() - began
-    click.echo(f"replayed {sent} records from {file} in {took:.1f}s ({sent / max(took, 1e-9):,.0f}/s)")
+    click.echo(
+        f"replayed {sent} records from {file} in {took:.1f}s ({sent / max(took, 1e-9):,.0f}/s)"
+    )
 
 
-def _simulated(users: int, days: float, seed: int, live: bool) -> Iterator[tuple[bytes | None, bytes]]:
+def _simulated(
+    users: int, days: float, seed: int, live: bool
+) -> Iterator[tuple[bytes | None, bytes]]:
     from stream.producers.simulate import World, WorldConfig
 
     world = World(WorldConfig(users=users, days=days, seed=seed))
@@ -157,17 +182,25 @@ def _simulated(users: int, days: float, seed: int, live: bool) -> Iterator[tuple
 
 @main.command()
 @click.option("--users", type=int, default=2000, show_default=True)
-@click.option("--days", type=float, default=7.0, show_default=True, help="Simulated history to generate.")
-@click.option("--rate", type=float, default=0.0, help="Events per second (0 = as fast as possible).")
+@click.option(
+    "--days", type=float, default=7.0, show_default=True, help="Simulated history to generate."
+)
+@click.option(
+    "--rate", type=float, default=0.0, help="Events per second (0 = as fast as possible)."
+)
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--live", is_flag=True, help="Endless traffic stamped with wall-clock time (for `sway dev`).")
+@click.option(
+    "--live", is_flag=True, help="Endless traffic stamped with wall-clock time (for `sway dev`)."
+)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def simulate(users: int, days: float, rate: float, seed: int, live: bool, quiet: bool) -> None:
     """Send a synthetic social world (power-law audiences, topics, networks, a few bots)."""
     if live and rate <= 0:
         rate = 200.0
     began = time.monotonic()
-    sent = asyncio.run(_produce(_simulated(users, days, seed, live), rate, None, "simulate", not quiet))
+    sent = asyncio.run(
+        _produce(_simulated(users, days, seed, live), rate, None, "simulate", not quiet)
+    )
     click.echo(f"simulated {sent} events in {time.monotonic() - began:.1f}s")
 
 
@@ -254,7 +287,9 @@ def _wait_healthy(port: int, deadline: float) -> bool:
 
 
 @main.command()
-@click.option("--rate", type=float, default=200.0, show_default=True, help="Simulated events per second.")
+@click.option(
+    "--rate", type=float, default=200.0, show_default=True, help="Simulated events per second."
+)
 @click.option("--users", type=int, default=2000, show_default=True)
 def dev(rate: float, users: int) -> None:
     """Everything on this machine: broker, worker, simulated traffic, live leaderboard. Ctrl-C stops it."""
@@ -267,20 +302,38 @@ def dev(rate: float, users: int) -> None:
     children: list[subprocess.Popen[bytes]] = []
     try:
         worker_log = (logs / "worker.log").open("ab")
-        children.append(subprocess.Popen([*sway, "worker"], stdout=worker_log, stderr=subprocess.STDOUT))
+        children.append(
+            subprocess.Popen([*sway, "worker"], stdout=worker_log, stderr=subprocess.STDOUT)
+        )
         if not _wait_healthy(settings.web_port, time.monotonic() + 90):
-            raise click.ClickException(f"the worker did not become healthy; see {logs / 'worker.log'}")
+            raise click.ClickException(
+                f"the worker did not become healthy; see {logs / 'worker.log'}"
+            )
         sim_log = (logs / "simulate.log").open("ab")
-        children.append(subprocess.Popen(
-            [*sway, "simulate", "--live", "--quiet", "--rate", str(rate), "--users", str(users)],
-            stdout=sim_log, stderr=subprocess.STDOUT,
-        ))
+        children.append(
+            subprocess.Popen(
+                [
+                    *sway,
+                    "simulate",
+                    "--live",
+                    "--quiet",
+                    "--rate",
+                    str(rate),
+                    "--users",
+                    str(users),
+                ],
+                stdout=sim_log,
+                stderr=subprocess.STDOUT,
+            )
+        )
         url = f"http://localhost:{settings.web_port}"
         while True:
             latest = asyncio.run(_latest_scores(timeout=10))
             click.clear()
             click.echo(f"Sway dev — worker {url} (health: {url}/health, metrics: {url}/metrics)")
-            click.echo(f"simulated traffic at {rate:.0f} ev/s; logs in {logs}; Ctrl-C stops everything\n")
+            click.echo(
+                f"simulated traffic at {rate:.0f} ev/s; logs in {logs}; Ctrl-C stops everything\n"
+            )
             click.echo(f"{len(latest)} users scored — {time.strftime('%H:%M:%S')}")
             click.echo(_leaderboard(latest, 15))
             time.sleep(2)
@@ -300,12 +353,21 @@ def dev(rate: float, users: int) -> None:
 
 @main.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["auto", "jsonl", "snap"]), default="auto",
-              show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["auto", "jsonl", "snap"]),
+    default="auto",
+    show_default=True,
+)
 @click.option("--limit", type=int, default=None, help="Only the first N records.")
 @click.option("--top", "top_n", type=int, default=15, show_default=True, help="Rows to print.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write every user's score as JSON Lines (score-update shape) here.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write every user's score as JSON Lines (score-update shape) here.",
+)
 def rescore(file: Path, fmt: str, limit: int | None, top_n: int, out: Path | None) -> None:
     """Batch reference: the same core over a file, no Kafka (compare with the stream)."""
     from stream.batch import rescore as run_batch
@@ -316,8 +378,11 @@ def rescore(file: Path, fmt: str, limit: int | None, top_n: int, out: Path | Non
     settings = load_settings()
     params = params_from(settings.decay_half_life, settings.decay_grace, settings.dedup_horizon)
     began = time.monotonic()
-    run = run_batch((value for _, value in records(file, fmt, limit)), params,  # type: ignore[arg-type]
-                    settings.emit_min_delta)
+    run = run_batch(
+        (value for _, value in records(file, fmt, limit)),
+        params,  # type: ignore[arg-type]
+        settings.emit_min_delta,
+    )
     scores = run.scores(params)
     took = time.monotonic() - began
     latest = {
@@ -329,8 +394,10 @@ def rescore(file: Path, fmt: str, limit: int | None, top_n: int, out: Path | Non
             for message in latest.values():
                 f.write(dumps(message) + b"\n")
     click.echo(_leaderboard(latest, top_n))
-    click.echo(f"\n{run.events} records, {run.rejected} rejected, {run.duplicates} duplicates, "
-               f"{len(scores)} users scored in {took:.1f}s ({run.events / max(took, 1e-9):,.0f}/s)")
+    click.echo(
+        f"\n{run.events} records, {run.rejected} rejected, {run.duplicates} duplicates, "
+        f"{len(scores)} users scored in {took:.1f}s ({run.events / max(took, 1e-9):,.0f}/s)"
+    )
 
 
 @main.command()

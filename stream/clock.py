@@ -12,8 +12,12 @@ class StreamClock:
     """Why: replaying history must give the same scores as living through it, so scoring never
     reads the wall clock directly; only idle periods let wall time move stream time forward."""
 
-    def __init__(self, wall: WallClock = time.time, max_future_ms: int = 86_400_000,
-                 monotonic: WallClock | None = None) -> None:
+    def __init__(
+        self,
+        wall: WallClock = time.time,
+        max_future_ms: int = 86_400_000,
+        monotonic: WallClock | None = None,
+    ) -> None:
         self._wall = wall
         # idle time is measured on a monotonic clock, so an NTP step back never rewinds stream time
         self._mono = monotonic or (time.monotonic if wall is time.time else wall)

@@ -4,6 +4,7 @@ the one Settings object so security settings apply everywhere."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 import time
 from collections.abc import AsyncIterator, Iterable
@@ -30,7 +31,9 @@ def client_options(settings: Settings) -> dict[str, Any]:
     return options
 
 
-async def ensure_topics(settings: Settings, names: Iterable[str], compacted: Iterable[str] = ()) -> None:
+async def ensure_topics(
+    settings: Settings, names: Iterable[str], compacted: Iterable[str] = ()
+) -> None:
     """Create Sway's public topics with SWAY_PARTITIONS partitions if they do not exist yet."""
     compact = set(compacted)
     admin = AIOKafkaAdminClient(**client_options(settings))
@@ -39,17 +42,17 @@ async def ensure_topics(settings: Settings, names: Iterable[str], compacted: Ite
         existing = set(await admin.list_topics())
         wanted = [
             NewTopic(
-                name, settings.partitions, 1,
+                name,
+                settings.partitions,
+                1,
                 topic_configs={"cleanup.policy": "compact"} if name in compact else {},
             )
             for name in names
             if name not in existing
         ]
         if wanted:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):  # another producer won the race
                 await admin.create_topics(wanted)
-            except TopicAlreadyExistsError:
-                pass  # another producer or worker won the race
     finally:
         await admin.close()
 
@@ -86,14 +89,16 @@ async def read_topic(
 ) -> AsyncIterator[tuple[bytes | None, bytes | None]]:
     """Every record of a topic from the beginning; stops at the end offsets seen at start."""
     consumer = AIOKafkaConsumer(
-        **client_options(settings), enable_auto_commit=False, auto_offset_reset="earliest",
+        **client_options(settings),
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
         group_id=None,
     )
     await consumer.start()
     try:
         partitions = consumer.partitions_for_topic(topic) or set()
         if not partitions:
-            await consumer._client.force_metadata_update()  # noqa: SLF001
+            await consumer._client.force_metadata_update()
             partitions = consumer.partitions_for_topic(topic) or set()
         tps = [TopicPartition(topic, p) for p in sorted(partitions)]
         if not tps:

@@ -41,7 +41,9 @@ class Settings(BaseSettings):
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
         "PLAINTEXT", validation_alias=AliasChoices("KAFKA_SECURITY_PROTOCOL")
     )
-    kafka_sasl_mechanism: str = Field("PLAIN", validation_alias=AliasChoices("KAFKA_SASL_MECHANISM"))
+    kafka_sasl_mechanism: str = Field(
+        "PLAIN", validation_alias=AliasChoices("KAFKA_SASL_MECHANISM")
+    )
     kafka_sasl_username: str = Field("", validation_alias=AliasChoices("KAFKA_SASL_USERNAME"))
     kafka_sasl_password: SecretStr = Field(
         SecretStr(""), validation_alias=AliasChoices("KAFKA_SASL_PASSWORD")
@@ -52,13 +54,17 @@ class Settings(BaseSettings):
     web_host: str = Field("127.0.0.1", validation_alias=AliasChoices("SWAY_WEB_HOST"))
     web_port: int = Field(6066, validation_alias=AliasChoices("SWAY_WEB_PORT"))
     admin_token: SecretStr = Field(SecretStr(""), validation_alias=AliasChoices("SWAY_ADMIN_TOKEN"))
-    store: Literal["memory", "rocksdb"] = Field("memory", validation_alias=AliasChoices("SWAY_STORE"))
+    store: Literal["memory", "rocksdb"] = Field(
+        "memory", validation_alias=AliasChoices("SWAY_STORE")
+    )
     data_dir: Path = Field(PROJECT_ROOT / ".run", validation_alias=AliasChoices("SWAY_DATA_DIR"))
 
     decay_half_life: Duration = Field(
         30 * 86400.0, ge=1.0, validation_alias=AliasChoices("SWAY_DECAY_HALF_LIFE")
     )
-    decay_grace: Duration = Field(7 * 86400.0, ge=0, validation_alias=AliasChoices("SWAY_DECAY_GRACE"))
+    decay_grace: Duration = Field(
+        7 * 86400.0, ge=0, validation_alias=AliasChoices("SWAY_DECAY_GRACE")
+    )
     decay_sweep_interval: Duration = Field(
         60.0, ge=0.1, validation_alias=AliasChoices("SWAY_DECAY_SWEEP_INTERVAL")
     )

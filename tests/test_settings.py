@@ -8,11 +8,25 @@ from pydantic import ValidationError
 from stream.settings import Settings, load_settings, parse_duration
 
 ENV_VARS = (
-    "KAFKA_BOOTSTRAP_SERVERS", "KAFKA_SECURITY_PROTOCOL", "KAFKA_SASL_MECHANISM",
-    "KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD", "SWAY_TOPIC_PREFIX", "SWAY_PARTITIONS",
-    "SWAY_WEB_HOST", "SWAY_WEB_PORT", "SWAY_ADMIN_TOKEN", "SWAY_STORE", "SWAY_DATA_DIR",
-    "SWAY_DECAY_HALF_LIFE", "SWAY_DECAY_GRACE", "SWAY_DECAY_SWEEP_INTERVAL",
-    "SWAY_DEDUP_HORIZON", "SWAY_MAX_FUTURE", "SWAY_EMIT_MIN_DELTA", "SWAY_LOG_LEVEL",
+    "KAFKA_BOOTSTRAP_SERVERS",
+    "KAFKA_SECURITY_PROTOCOL",
+    "KAFKA_SASL_MECHANISM",
+    "KAFKA_SASL_USERNAME",
+    "KAFKA_SASL_PASSWORD",
+    "SWAY_TOPIC_PREFIX",
+    "SWAY_PARTITIONS",
+    "SWAY_WEB_HOST",
+    "SWAY_WEB_PORT",
+    "SWAY_ADMIN_TOKEN",
+    "SWAY_STORE",
+    "SWAY_DATA_DIR",
+    "SWAY_DECAY_HALF_LIFE",
+    "SWAY_DECAY_GRACE",
+    "SWAY_DECAY_SWEEP_INTERVAL",
+    "SWAY_DEDUP_HORIZON",
+    "SWAY_MAX_FUTURE",
+    "SWAY_EMIT_MIN_DELTA",
+    "SWAY_LOG_LEVEL",
 )
 
 
@@ -46,8 +60,9 @@ def test_durations(text: str | float, seconds: float) -> None:
     assert parse_duration(text) == pytest.approx(seconds)
 
 
-@pytest.mark.parametrize("text", ["", "abc", "-5s", "5 years", "1.5.h", "5M", "ms", "d30", "1e3s",
-                                  "10 d s"])
+@pytest.mark.parametrize(
+    "text", ["", "abc", "-5s", "5 years", "1.5.h", "5M", "ms", "d30", "1e3s", "10 d s"]
+)
 def test_bad_duration_raises(text: str) -> None:
     with pytest.raises(ValueError, match="not a duration"):
         parse_duration(text)

@@ -20,12 +20,12 @@ def _clamped(x: float) -> float:
 
 def growth(t_ms: int, landmark_ms: int, half_life_ms: int) -> float:
     """The factor a value observed at t is stored with (never 0, never infinite)."""
-    return 2.0 ** _clamped((t_ms - landmark_ms) / half_life_ms)
+    return float(2.0 ** _clamped((t_ms - landmark_ms) / half_life_ms))
 
 
 def shrink(t_ms: int, landmark_ms: int, half_life_ms: int) -> float:
     """1 / growth: multiply a stored value by this to read it at t."""
-    return 2.0 ** _clamped((landmark_ms - t_ms) / half_life_ms)
+    return float(2.0 ** _clamped((landmark_ms - t_ms) / half_life_ms))
 
 
 def decayed(stored: float, t_ms: int, landmark_ms: int, half_life_ms: int) -> float:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from stream.core.decay import growth, needs_rebase, shrink, too_old
-from stream.core.params import AMPLIFYING, DAY_MS, REACH_CAP, TONED, Params
+from stream.core.params import AMPLIFYING, DAY_MS, HOUR_MS, REACH_CAP, TONED, Params
 from stream.core.state import EngagerStat, Reason, TopicStat, UserState
 
 
@@ -101,13 +101,20 @@ def _rebased(state: UserState, t: int, params: Params) -> UserState:
             for e, s in state.engagers.items()
         },
         networks={n: (r * k, i * k) for n, (r, i) in state.networks.items()},
-        topics={t_: TopicStat(s.interactions * k, s.engagers, s.contents) for t_, s in state.topics.items()},
+        topics={
+            t_: TopicStat(s.interactions * k, s.engagers, s.contents)
+            for t_, s in state.topics.items()
+        },
     )
 
 
-def _remember(seen: dict[str, int], event_id: str, ts: int, horizon: int, cap: int) -> dict[str, int]:
+def _remember(
+    seen: dict[str, int], event_id: str, ts: int, horizon: int, cap: int
+) -> dict[str, int]:
     newest = max(ts, max(seen.values(), default=ts))
-    kept = {k: v for k, v in seen.items() if v >= newest - horizon} if len(seen) >= 64 else dict(seen)
+    kept = (
+        {k: v for k, v in seen.items() if v >= newest - horizon} if len(seen) >= 64 else dict(seen)
+    )
     kept[event_id] = ts
     if len(kept) > cap:
         kept = dict(sorted(kept.items(), key=lambda kv: kv[1])[-cap:])
@@ -140,9 +147,12 @@ def apply(state: UserState, e: Engagement, params: Params) -> Outcome:
     if e.type == "post":
         topics = dict(state.topics)
         for topic in e.topics:
-            stat = topics.get(topic, TopicStat(0.0))
-            topics[topic] = TopicStat(stat.interactions, stat.engagers,
-                                      _add_capped(stat.contents, e.content_id, params.topic_track))
+            known = topics.get(topic, TopicStat(0.0))
+            topics[topic] = TopicStat(
+                known.interactions,
+                known.engagers,
+                _add_capped(known.contents, e.content_id, params.topic_track),
+            )
         return Outcome(state.with_(posts=state.posts + g, topics=topics, **common), True, "applied")
     if e.actor_id == state.user_id:
         discounts = dict(state.discounts)
@@ -182,8 +192,11 @@ def apply(state: UserState, e: Engagement, params: Params) -> Outcome:
             topics[topic] = TopicStat(
                 t_stat.interactions + weight * g,
                 # only engagement that counted is evidence (bots and trolls are not)
-                _add_capped(t_stat.engagers, e.actor_id if e.quality * tone >= 0.5 else None,
-                            params.topic_track),
+                _add_capped(
+                    t_stat.engagers,
+                    e.actor_id if e.quality * tone >= 0.5 else None,
+                    params.topic_track,
+                ),
                 _add_capped(t_stat.contents, e.content_id, params.topic_track),
             )
     discounts = state.discounts
@@ -253,14 +266,21 @@ def score(state: UserState, now: int, params: Params) -> Score:
         params.w_reach * reach + params.w_amplification * amplification + params.w_network * network
     )
     networks = {
-        n: round(0.6 * curve(r * k, params.reach_x0, params.reach_ref)
-                 + 0.4 * curve(i * k, params.network_x0, params.network_ref), 2)
+        n: round(
+            0.6 * curve(r * k, params.reach_x0, params.reach_ref)
+            + 0.4 * curve(i * k, params.network_x0, params.network_ref),
+            2,
+        )
         for n, (r, i) in state.networks.items()
     }
-    topics = [
-        {"topic": t, "score": round(curve(s.interactions * k, params.reach_x0, params.reach_ref), 2)}
+    topics: list[dict[str, Any]] = [
+        {
+            "topic": t,
+            "score": round(curve(s.interactions * k, params.reach_x0, params.reach_ref), 2),
+        }
         for t, s in state.topics.items()
-        if len(s.engagers) >= params.topic_min_engagers and len(s.contents) >= params.topic_min_content
+        if len(s.engagers) >= params.topic_min_engagers
+        and len(s.contents) >= params.topic_min_content
     ]
     topics.sort(key=lambda t: -float(t["score"]))
     return Score(
@@ -282,8 +302,12 @@ def score(state: UserState, now: int, params: Params) -> Score:
     )
 
 
-def record(state: UserState, result: Score, now: int, reason: str | None, params: Params) -> UserState:
+def record(
+    state: UserState, result: Score, now: int, reason: str | None, params: Params
+) -> UserState:
     """Remember the score: the daily history point (for trend), and why it moved (for explain)."""
+    hour = now // HOUR_MS
+    settled = state.settled if hour == state.hour else state.score
     day = now // DAY_MS
     history = [p for p in state.history if p[0] != day and p[0] > day - params.history_days]
     history.append((day, result.score))
@@ -292,7 +316,23 @@ def record(state: UserState, result: Score, now: int, reason: str | None, params
     delta = round(result.score - state.score, 2)
     if reason is not None and delta != 0:
         reasons = (*state.reasons, Reason(now, delta, reason))[-params.reasons_kept :]
-    return state.with_(score=result.score, history=tuple(history), reasons=reasons)
+    return state.with_(
+        score=result.score,
+        history=tuple(history),
+        reasons=reasons,
+        hour=max(hour, state.hour),
+        settled=settled,
+    )
+
+
+def settled_score(state: UserState, at: int) -> float:
+    """The user's score as the stream-time hour before `at` closed (1.0 if none yet).
+
+    Why: the network component weighs an engagement by the engager's score. Reading the live
+    score would make it depend on how far the score stage lags enrich (a burst replay reads
+    scores not computed yet); the score of a closed hour is the same in stream and batch
+    whenever the lag is shorter than the time since the hour turned."""
+    return state.score if at // HOUR_MS > state.hour else state.settled
 
 
 def trend(state: UserState, now: int) -> dict[str, float]:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Mapping
 
 DAY_MS = 86_400_000
+HOUR_MS = 3_600_000
 
 #: How much one interaction of each type is worth before quality, sentiment and diminishing returns.
 TYPE_WEIGHTS: Mapping[str, float] = MappingProxyType(
@@ -83,5 +84,3 @@ def params_from(half_life_s: float, grace_s: float, dedup_horizon_s: float = 360
         grace_ms=max(0, int(grace_s * 1000)),
         dedup_horizon_ms=max(0, int(dedup_horizon_s * 1000)),
     )
-
-

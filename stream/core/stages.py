@@ -16,8 +16,9 @@ from stream.core.params import Params
 from stream.core.state import ActorState, UserState
 
 
-def enrich(actor: ActorState | None, event: dict[str, Any], own_score: float | None,
-           params: Params) -> tuple[ActorState, dict[str, Any] | None]:
+def enrich(
+    actor: ActorState | None, event: dict[str, Any], own: UserState | None, params: Params
+) -> tuple[ActorState, dict[str, Any] | None]:
     """The actor's new state, and the event to forward to its target (None for a duplicate)."""
     current = actor or ActorState(event["actor_id"])
     current, new = actor_core.observe(current, event, params)
@@ -25,7 +26,7 @@ def enrich(actor: ActorState | None, event: dict[str, Any], own_score: float | N
         return current, None
     out = dict(event)
     out["q"] = actor_core.quality(current, event, params)
-    out["actor_score"] = own_score if own_score is not None else 1.0
+    out["actor_score"] = model.settled_score(own, event["ts"]) if own is not None else 1.0
     return current, out
 
 
@@ -44,8 +45,14 @@ class Scored:
     emit: bool
 
 
-def score_event(state: UserState | None, event: dict[str, Any], now: int, last_action: int | None,
-                params: Params, min_delta: float) -> Scored:
+def score_event(
+    state: UserState | None,
+    event: dict[str, Any],
+    now: int,
+    last_action: int | None,
+    params: Params,
+    min_delta: float,
+) -> Scored:
     """Fold one enriched event into its target at stream time `now`."""
     engagement = model.Engagement.from_event(event)
     current = state or UserState(engagement.target_id)
@@ -62,8 +69,9 @@ def score_event(state: UserState | None, event: dict[str, Any], now: int, last_a
     return Scored(new, result, "applied", emit)
 
 
-def decay_user(state: UserState, now: int, last_action: int | None, params: Params,
-               min_delta: float) -> Scored:
+def decay_user(
+    state: UserState, now: int, last_action: int | None, params: Params, min_delta: float
+) -> Scored:
     """Re-score an idle user at `now`; emit only if the score moved."""
     current = state if last_action is None else model.touch(state, last_action)
     result = model.score(current, now, params)

@@ -61,6 +61,10 @@ class UserState:
     score: float = 1.0
     emitted: float = 0.0
     discounts: dict[str, float] = field(default_factory=dict)
+    #: Hour (stream time) of the latest score, and the score as the previous hour closed: what
+    #: others' network component reads, so it does not depend on how far one stage lags another.
+    hour: int = 0
+    settled: float = 1.0
 
     def with_(self, **changes: Any) -> UserState:
         return replace(self, **changes)
@@ -81,13 +85,16 @@ def to_json(state: UserState) -> dict[str, Any]:
         "p": state.posts,
         "e": {k: [v.reach, v.count, v.weight, v.last_ts] for k, v in state.engagers.items()},
         "net": {k: list(v) for k, v in state.networks.items()},
-        "t": {k: [v.interactions, list(v.engagers), list(v.contents)] for k, v in state.topics.items()},
+        "t": {
+            k: [v.interactions, list(v.engagers), list(v.contents)] for k, v in state.topics.items()
+        },
         "s": state.seen,
         "h": [list(p) for p in state.history],
         "why": [[r.ts, r.delta, r.text] for r in state.reasons],
         "sc": state.score,
         "em": state.emitted,
         "d": state.discounts,
+        "hr": [state.hour, state.settled],
     }
 
 
@@ -112,6 +119,8 @@ def from_json(data: dict[str, Any]) -> UserState:
         score=data["sc"],
         emitted=data["em"],
         discounts=dict(data.get("d", {})),
+        hour=data.get("hr", [0, 1.0])[0],
+        settled=data.get("hr", [0, 1.0])[1],
     )
 
 
@@ -128,8 +137,14 @@ class ActorState:
 
 
 def actor_to_json(state: ActorState) -> dict[str, Any]:
-    return {"u": state.user_id, "f": state.first_seen, "la": state.last_action,
-            "n": state.actions, "p": state.posts, "s": state.seen}
+    return {
+        "u": state.user_id,
+        "f": state.first_seen,
+        "la": state.last_action,
+        "n": state.actions,
+        "p": state.posts,
+        "s": state.seen,
+    }
 
 
 def actor_from_json(data: dict[str, Any]) -> ActorState:

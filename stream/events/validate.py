@@ -61,7 +61,8 @@ def fast_check(name: str) -> Any:
 def _describe(error: jsonschema.ValidationError) -> str:
     where = ".".join(str(p) for p in error.absolute_path) or "event"
     if error.absolute_path and error.absolute_path[0] == "ts":
-        return f"ts: must be integer epoch milliseconds >= 0 or an RFC 3339 string, got {error.instance!r:.80}"
+        got = f"{error.instance!r:.80}"
+        return f"ts: must be integer epoch milliseconds >= 0 or an RFC 3339 string, got {got}"
     return f"{where}: {error.message[:300]}"
 
 
@@ -86,7 +87,9 @@ def _normalise_topics(topics: list[str]) -> list[str]:
     return list(seen)
 
 
-def validate_event(raw: bytes, now_ms: int | None = None, max_future_ms: int = 86_400_000) -> Event | Rejected:
+def validate_event(
+    raw: bytes, now_ms: int | None = None, max_future_ms: int = 86_400_000
+) -> Event | Rejected:
     """Normalised event dict, or the reason it is not one. Never raises on any input."""
     if len(raw) > MAX_EVENT_BYTES:
         return Rejected(f"too large: {len(raw)} bytes > {MAX_EVENT_BYTES} (not parsed)")
@@ -102,7 +105,7 @@ def validate_event(raw: bytes, now_ms: int | None = None, max_future_ms: int = 8
         return Rejected(f"event: must be a JSON object, got {type(data).__name__}")
     try:
         fast_check("interaction")(data)
-        errors = []
+        errors: list[jsonschema.ValidationError] | None = []
     except fastjsonschema.JsonSchemaException:
         errors = None  # explained below by the reference validator
     except RecursionError:

@@ -19,8 +19,7 @@ def register(app: faust.App, rt: Runtime) -> None:
         async for raw in stream:
             event = loads(raw)
             actor_id: str = event["actor_id"]
-            own = users.get(actor_id)
-            actor, out = stages.enrich(actors.get(actor_id), event, own.score if own else None, params)
+            actor, out = stages.enrich(actors.get(actor_id), event, users.get(actor_id), params)
             if out is None:
                 metrics.duplicates.labels("enrich").inc()
                 continue

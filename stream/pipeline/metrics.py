@@ -13,21 +13,34 @@ class Metrics:
 
     def __post_init__(self) -> None:
         r = self.registry
-        self.events_in = Counter("sway_events_in", "Records read from the interactions topic", registry=r)
-        self.events_valid = Counter("sway_events_valid", "Records that passed validation", registry=r)
+        self.events_in = Counter(
+            "sway_events_in", "Records read from the interactions topic", registry=r
+        )
+        self.events_valid = Counter(
+            "sway_events_valid", "Records that passed validation", registry=r
+        )
         self.events_invalid = Counter(
-            "sway_events_invalid", "Records sent to the DLQ, by kind of reason", ["reason"], registry=r
+            "sway_events_invalid",
+            "Records sent to the DLQ, by kind of reason",
+            ["reason"],
+            registry=r,
         )
         self.duplicates = Counter(
-            "sway_events_duplicate", "Events ignored because their event_id was already applied",
-            ["stage"], registry=r,
+            "sway_events_duplicate",
+            "Events ignored because their event_id was already applied",
+            ["stage"],
+            registry=r,
         )
         self.discounted = Counter(
-            "sway_events_discounted", "Engagements counted at reduced or zero weight, by reason",
-            ["reason"], registry=r,
+            "sway_events_discounted",
+            "Engagements counted at reduced or zero weight, by reason",
+            ["reason"],
+            registry=r,
         )
         self.updates = Counter(
-            "sway_score_updates", "Score updates emitted on the scores topic, by cause", ["cause"],
+            "sway_score_updates",
+            "Score updates emitted on the scores topic, by cause",
+            ["cause"],
             registry=r,
         )
         self.latency = Histogram(

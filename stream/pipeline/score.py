@@ -13,8 +13,9 @@ from stream.core.state import UserState
 from stream.pipeline.runtime import Runtime
 
 
-def update_message(state: UserState, result: model.Score, cause: str, event_ts: int,
-                   wall_ms: int) -> dict[str, Any]:
+def update_message(
+    state: UserState, result: model.Score, cause: str, event_ts: int, wall_ms: int
+) -> dict[str, Any]:
     """The contract's score update (schemas/score.schema.json)."""
     return {
         "user_id": state.user_id,
@@ -78,8 +79,9 @@ def register(app: faust.App, rt: Runtime) -> None:
                 continue
             user_id = stages.target_of(event)
             now = rt.clock.observe(event["ts"])
-            scored = stages.score_event(users.get(user_id), event, now, last_action(rt, user_id),
-                                        params, min_delta)
+            scored = stages.score_event(
+                users.get(user_id), event, now, last_action(rt, user_id), params, min_delta
+            )
             if scored.why == "duplicate":
                 metrics.duplicates.labels("score").inc()
                 continue

@@ -58,4 +58,6 @@ def register(app: faust.App, rt: Runtime) -> None:
         rt.metrics.users.set(len(rt.topology.users))
         rt.metrics.actors.set(len(rt.topology.actors))
         for user_id in moved:
-            await by_target.send(key=user_id.encode(), value=dumps({"sweep": now, "user_id": user_id}))
+            await by_target.send(
+                key=user_id.encode(), value=dumps({"sweep": now, "user_id": user_id})
+            )

@@ -38,8 +38,12 @@ def declare(app: faust.App, settings: Settings) -> Topology:
 
     def topic(name: str, **kw: object) -> faust.TopicT:
         return app.topic(
-            settings.topic(name), key_serializer="raw", value_serializer="raw", partitions=n,
-            internal=True, **kw,  # type: ignore[arg-type]
+            settings.topic(name),
+            key_serializer="raw",
+            value_serializer="raw",
+            partitions=n,
+            internal=True,
+            **kw,  # type: ignore[arg-type]
         )
 
     return Topology(
@@ -48,8 +52,16 @@ def declare(app: faust.App, settings: Settings) -> Topology:
         scores=topic(SCORES, compacting=True),
         by_actor=topic(BY_ACTOR, retention=7 * 86400.0),
         by_target=topic(BY_TARGET, retention=7 * 86400.0),
-        users=app.Table("users", default=None, partitions=n,
-                        schema=faust.Schema(key_serializer="sway_utf8", value_serializer="sway_user")),
-        actors=app.Table("actors", default=None, partitions=n,
-                         schema=faust.Schema(key_serializer="sway_utf8", value_serializer="sway_actor")),
+        users=app.Table(
+            "users",
+            default=None,
+            partitions=n,
+            schema=faust.Schema(key_serializer="sway_utf8", value_serializer="sway_user"),
+        ),
+        actors=app.Table(
+            "actors",
+            default=None,
+            partitions=n,
+            schema=faust.Schema(key_serializer="sway_utf8", value_serializer="sway_actor"),
+        ),
     )

@@ -27,10 +27,16 @@ def explain(rt: Runtime, user_id: str) -> dict[str, Any] | None:
     return {
         **update_message(state, result, "event", now, rt.wall_ms()),
         "top_engagers": [
-            {"user_id": e, "contribution": round(s.weight * k, 3), "interactions": round(s.count * k, 3)}
+            {
+                "user_id": e,
+                "contribution": round(s.weight * k, 3),
+                "interactions": round(s.count * k, 3),
+            }
             for e, s in top
         ],
-        "reasons": [{"ts": r.ts, "delta": r.delta, "text": r.text} for r in reversed(state.reasons)],
+        "reasons": [
+            {"ts": r.ts, "delta": r.delta, "text": r.text} for r in reversed(state.reasons)
+        ],
         "discounts": state.discounts,
         "events_applied": state.events,
         "last_active": state.last_active,
@@ -52,8 +58,11 @@ def register(app: faust.App, rt: Runtime) -> None:
             body = {
                 "status": "ok" if ready else "starting",
                 "ready": ready,
-                "partitions": sorted(tp.partition for tp in app.assignor.assigned_actives()
-                                     if tp.topic == rt.topology.by_target.get_topic_name()),
+                "partitions": sorted(
+                    tp.partition
+                    for tp in app.assignor.assigned_actives()
+                    if tp.topic == rt.topology.by_target.get_topic_name()
+                ),
                 "stream_time": rt.clock.now() if rt.clock.started else None,
             }
             return self.json(body, status=200 if ready else 503)
@@ -61,7 +70,9 @@ def register(app: faust.App, rt: Runtime) -> None:
     @app.page("/metrics")
     class Metrics(View):
         async def get(self, request: Request) -> Response:
-            return self.bytes(generate_latest(rt.metrics.registry), content_type=CONTENT_TYPE_LATEST)
+            return self.bytes(
+                generate_latest(rt.metrics.registry), content_type=CONTENT_TYPE_LATEST
+            )
 
     @app.page("/users/{user_id}")
     class User(View):

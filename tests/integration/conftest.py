@@ -74,14 +74,18 @@ class WorkerProc:
     @property
     def settings(self) -> Settings:
         return load_settings(
-            topic_prefix=self.env["SWAY_TOPIC_PREFIX"], web_port=self.port,
+            topic_prefix=self.env["SWAY_TOPIC_PREFIX"],
+            web_port=self.port,
         )
 
     def start(self) -> None:
         with self.log.open("ab") as out:  # the child keeps its own descriptor
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "stream", "worker"], env=self.env, stdout=out,
-                stderr=subprocess.STDOUT, cwd=ROOT,
+                [sys.executable, "-m", "stream", "worker"],
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=ROOT,
             )
 
     def get(self, path: str) -> tuple[int, Any]:
@@ -117,7 +121,9 @@ class WorkerProc:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
-            raise AssertionError(f"worker ignored SIGTERM for {timeout:.0f}s:\n{self.tail()}") from None
+            raise AssertionError(
+                f"worker ignored SIGTERM for {timeout:.0f}s:\n{self.tail()}"
+            ) from None
 
     def tail(self, lines: int = 60) -> str:
         try:
@@ -141,7 +147,9 @@ def worker_env(prefix: str, data_dir: Path, port: int, **extra: str) -> dict[str
 
 
 @contextlib.contextmanager
-def running_worker(tmp: Path, name: str, prefix: str | None = None, **env: str) -> Iterator[WorkerProc]:
+def running_worker(
+    tmp: Path, name: str, prefix: str | None = None, **env: str
+) -> Iterator[WorkerProc]:
     """A worker of a deployment; a new prefix makes a fresh deployment (hence its own stream time)."""
     port = free_port()
     prefix = prefix or f"it{uuid.uuid4().hex[:8]}-"
@@ -158,10 +166,13 @@ def running_worker(tmp: Path, name: str, prefix: str | None = None, **env: str) 
 
 
 @pytest.fixture(scope="session")
-def worker(broker: str, prefix: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerProc]:
+def worker(
+    broker: str, prefix: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[WorkerProc]:
     """One worker for the session; tests use their own user ids so they do not interfere."""
-    with running_worker(tmp_path_factory.mktemp("worker"), "session", prefix,
-                        SWAY_DECAY_SWEEP_INTERVAL="1s") as w:
+    with running_worker(
+        tmp_path_factory.mktemp("worker"), "session", prefix, SWAY_DECAY_SWEEP_INTERVAL="1s"
+    ) as w:
         yield w
 
 
@@ -183,10 +194,12 @@ class Published:
         return out
 
 
-async def _wait_for_topics(consumer: AIOKafkaConsumer, topics: list[str], timeout: float) -> list[TopicPartition]:
+async def _wait_for_topics(
+    consumer: AIOKafkaConsumer, topics: list[str], timeout: float
+) -> list[TopicPartition]:
     deadline = time.monotonic() + timeout
     while True:
-        await consumer._client.force_metadata_update()  # noqa: SLF001
+        await consumer._client.force_metadata_update()
         parts = {t: consumer.partitions_for_topic(t) for t in topics}
         if all(parts.values()):
             return [TopicPartition(t, p) for t, ps in parts.items() for p in sorted(ps or ())]
@@ -199,8 +212,9 @@ async def _wait_for_topics(consumer: AIOKafkaConsumer, topics: list[str], timeou
 async def reading(settings: Settings) -> AsyncIterator[Published]:
     """Collect what a deployment publishes, in the background, from the start of its topics."""
     scores_topic, dlq_topic = settings.topic("scores"), settings.topic("interactions.dlq")
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers,
-                                enable_auto_commit=False, group_id=None)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False, group_id=None
+    )
     await consumer.start()
     tps = await _wait_for_topics(consumer, [scores_topic, dlq_topic], 60)
     consumer.assign(tps)
@@ -237,8 +251,11 @@ async def published(worker: WorkerProc) -> AsyncIterator[Published]:
 
 @pytest.fixture(scope="session")
 async def producer(worker: WorkerProc) -> AsyncIterator[AIOKafkaProducer]:
-    p = AIOKafkaProducer(bootstrap_servers=worker.settings.kafka_bootstrap_servers, linger_ms=5,
-                         max_request_size=2 * 1024 * 1024)
+    p = AIOKafkaProducer(
+        bootstrap_servers=worker.settings.kafka_bootstrap_servers,
+        linger_ms=5,
+        max_request_size=2 * 1024 * 1024,
+    )
     await p.start()
     yield p
     await p.stop()
@@ -251,6 +268,9 @@ async def send_events(producer: AIOKafkaProducer, topic: str, events: list[Any])
         if isinstance(e, bytes):
             futures.append(await producer.send(topic, value=e))
         else:
-            futures.append(await producer.send(topic, value=orjson.dumps(e),
-                                               key=str(e.get("actor_id", "")).encode()))
+            futures.append(
+                await producer.send(
+                    topic, value=orjson.dumps(e), key=str(e.get("actor_id", "")).encode()
+                )
+            )
     await asyncio.gather(*futures)

@@ -9,9 +9,18 @@ from tests.conftest import eventually
 from tests.integration.conftest import ROOT, Published, WorkerProc
 
 
-def sway(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "stream", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=timeout, check=False)
+def sway(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "stream", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def test_broker_start_is_idempotent(broker: str) -> None:
@@ -37,7 +46,8 @@ async def test_simulated_world_gets_scored(worker: WorkerProc, published: Publis
     assert result.returncode == 0, result.stderr
     assert "simulated" in result.stdout
     await eventually(
-        lambda: len([u for u in published.latest() if u.startswith("u0")]) >= 50, 60,
+        lambda: len([u for u in published.latest() if u.startswith("u0")]) >= 50,
+        60,
         "scores for simulated users",
     )
     top = sway("top", "--once", "--limit", "5", env=env)

@@ -19,14 +19,27 @@ def uid(name: str) -> str:
     return f"it-{name}-{uuid.uuid4().hex[:6]}"
 
 
-async def test_an_event_in_gives_a_score_out(worker: WorkerProc, published: Published,
-                                             producer: AIOKafkaProducer) -> None:
+async def test_an_event_in_gives_a_score_out(
+    worker: WorkerProc, published: Published, producer: AIOKafkaProducer
+) -> None:
     star, fan = uid("star"), uid("fan")
     topic = worker.settings.topic("interactions")
-    await send_events(producer, topic, [{
-        "event_id": uid("e"), "type": "retweet", "network": "twitter", "actor_id": fan,
-        "target_id": star, "content_id": "p1", "topics": ["coffee"], "ts": T0,
-    }])
+    await send_events(
+        producer,
+        topic,
+        [
+            {
+                "event_id": uid("e"),
+                "type": "retweet",
+                "network": "twitter",
+                "actor_id": fan,
+                "target_id": star,
+                "content_id": "p1",
+                "topics": ["coffee"],
+                "ts": T0,
+            }
+        ],
+    )
     updates = await eventually(lambda: published.for_user(star), 30, f"a score for {star}")
     update = updates[0]
     assert not list(validator("score").iter_errors(update)), update
@@ -44,13 +57,20 @@ async def test_an_event_in_gives_a_score_out(worker: WorkerProc, published: Publ
     assert worker.get(f"/users/{uid('nobody')}")[0] == 404
 
 
-async def test_more_distinct_engagers_raise_the_score(worker: WorkerProc, published: Published,
-                                                      producer: AIOKafkaProducer) -> None:
+async def test_more_distinct_engagers_raise_the_score(
+    worker: WorkerProc, published: Published, producer: AIOKafkaProducer
+) -> None:
     star = uid("popular")
     topic = worker.settings.topic("interactions")
     events = [
-        {"event_id": uid("e"), "type": "like", "network": "instagram", "actor_id": uid("fan"),
-         "target_id": star, "ts": T0 + i * 1000}
+        {
+            "event_id": uid("e"),
+            "type": "like",
+            "network": "instagram",
+            "actor_id": uid("fan"),
+            "target_id": star,
+            "ts": T0 + i * 1000,
+        }
         for i in range(20)
     ]
     await send_events(producer, topic, events)
@@ -65,17 +85,31 @@ async def test_more_distinct_engagers_raise_the_score(worker: WorkerProc, publis
     assert scores[-1] > scores[0]
 
 
-async def test_a_repeated_event_id_changes_nothing(worker: WorkerProc, published: Published,
-                                                   producer: AIOKafkaProducer) -> None:
+async def test_a_repeated_event_id_changes_nothing(
+    worker: WorkerProc, published: Published, producer: AIOKafkaProducer
+) -> None:
     star, fan = uid("dup"), uid("fan")
-    event = {"event_id": uid("e"), "type": "share", "network": "facebook", "actor_id": fan,
-             "target_id": star, "ts": T0}
-    marker = {"event_id": uid("e"), "type": "like", "network": "facebook", "actor_id": uid("other"),
-              "target_id": star, "ts": T0 + 1}
+    event = {
+        "event_id": uid("e"),
+        "type": "share",
+        "network": "facebook",
+        "actor_id": fan,
+        "target_id": star,
+        "ts": T0,
+    }
+    marker = {
+        "event_id": uid("e"),
+        "type": "like",
+        "network": "facebook",
+        "actor_id": uid("other"),
+        "target_id": star,
+        "ts": T0 + 1,
+    }
     topic = worker.settings.topic("interactions")
     await send_events(producer, topic, [event, event, event, marker])
     ups = await eventually(
-        lambda: [u for u in published.for_user(star) if u["signals"]["engagers"] >= 1.99], 30,
+        lambda: [u for u in published.for_user(star) if u["signals"]["engagers"] >= 1.99],
+        30,
         "the marker event scored",
     )
     status, body = worker.get(f"/users/{star}/explain")

@@ -18,7 +18,9 @@ LINES = 10_000
 
 
 @pytest.mark.skipif(not HIGGS.exists(), reason="../shared/data is not beside the project")
-async def test_replay_of_first_10k_higgs_lines_scores_every_target(broker: str, tmp_path: Path) -> None:
+async def test_replay_of_first_10k_higgs_lines_scores_every_target(
+    broker: str, tmp_path: Path
+) -> None:
     targets: set[str] = set()
     # distinct engagers, each worth the strongest reach cap of their actions (a mention: 0.6)
     engagers: dict[str, dict[str, float]] = {}
@@ -34,7 +36,12 @@ async def test_replay_of_first_10k_higgs_lines_scores_every_target(broker: str, 
         async with reading(worker.settings) as published:
             result = subprocess.run(
                 [sys.executable, "-m", "stream", "replay", str(HIGGS), "--limit", str(LINES)],
-                env=worker.env, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+                env=worker.env,
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                timeout=300,
+                check=False,
             )
             assert result.returncode == 0, result.stderr
             assert f"replayed {LINES} records" in result.stdout
@@ -43,7 +50,9 @@ async def test_replay_of_first_10k_higgs_lines_scores_every_target(broker: str, 
             def missing() -> set[str]:
                 return targets - published.latest().keys()
 
-            await eventually(lambda: not missing(), 120, f"scores for all {len(targets)} Higgs targets")
+            await eventually(
+                lambda: not missing(), 120, f"scores for all {len(targets)} Higgs targets"
+            )
             assert not published.dlq, "no Higgs line was rejected"
             widest = max(targets, key=lambda u: len(engagers[u]))
             # updates are debounced (< 0.01 points is not re-emitted); the API has the live state

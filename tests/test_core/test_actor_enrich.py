@@ -15,10 +15,16 @@ from stream.core.state import ActorState, actor_from_json, actor_to_json
 T0 = 1_767_225_600_000
 
 
-def ev(i: int | str, ts: int = T0, kind: str = "like", actor: str = "a",
-       target: str | None = "b") -> dict[str, Any]:
-    event: dict[str, Any] = {"event_id": f"e{i}", "type": kind, "network": "twitter",
-                             "actor_id": actor, "ts": ts}
+def ev(
+    i: int | str, ts: int = T0, kind: str = "like", actor: str = "a", target: str | None = "b"
+) -> dict[str, Any]:
+    event: dict[str, Any] = {
+        "event_id": f"e{i}",
+        "type": kind,
+        "network": "twitter",
+        "actor_id": actor,
+        "ts": ts,
+    }
     if target is not None:
         event["target_id"] = target
     return event
@@ -28,7 +34,11 @@ def test_first_action_is_remembered() -> None:
     actor, new = observe(ActorState("a"), ev(1, T0 + 5), DEFAULT)
     assert new
     assert (actor.first_seen, actor.last_action, actor.actions, actor.posts) == (
-        T0 + 5, T0 + 5, 1, 0)
+        T0 + 5,
+        T0 + 5,
+        1,
+        0,
+    )
 
 
 def test_counts_grow_and_times_span_the_actions() -> None:
@@ -79,8 +89,16 @@ def test_quality_is_zero_for_self_interaction_and_one_otherwise() -> None:
 
 
 @settings(max_examples=60, deadline=None, database=None)
-@given(st.lists(st.tuples(st.integers(0, 30), st.integers(T0, T0 + 10**7),
-                          st.sampled_from(["like", "post", "reply"])), max_size=60))
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 30),
+            st.integers(T0, T0 + 10**7),
+            st.sampled_from(["like", "post", "reply"]),
+        ),
+        max_size=60,
+    )
+)
 def test_actions_count_distinct_ids_and_round_trip(
     actions: list[tuple[int, int, str]],
 ) -> None:

@@ -42,8 +42,9 @@ def eng(
     sentiment: float | None = None,
 ) -> Engagement:
     """An engagement of USER."""
-    return Engagement(f"e{i}", kind, network, actor, USER, ts, quality, actor_score, content_id,
-                      topics, sentiment)
+    return Engagement(
+        f"e{i}", kind, network, actor, USER, ts, quality, actor_score, content_id, topics, sentiment
+    )
 
 
 def value(state: UserState, name: str, now: int, params: Params = DEFAULT) -> float:
@@ -93,8 +94,9 @@ def test_engagement_from_a_validated_event() -> None:
     )
     assert isinstance(event, dict)
     e = Engagement.from_event({**event, "q": 0.5, "actor_score": 70})
-    assert e == Engagement("x1", "reply", "youtube", "fan", "u", T0, 0.5, 70.0, "p1",
-                           ("coffee",), 0.5)
+    assert e == Engagement(
+        "x1", "reply", "youtube", "fan", "u", T0, 0.5, 70.0, "p1", ("coffee",), 0.5
+    )
     post = validate_event(
         b'{"event_id":"x2","type":"post","network":"twitter","actor_id":"u","ts":1}'
     )
@@ -118,8 +120,9 @@ def test_one_fan_liking_fifty_times_is_worth_far_less_than_fifty_fans() -> None:
 
 
 def test_zero_quality_engagement_adds_nothing() -> None:
-    bots = fold([eng(i, "retweet", f"bot{i}", T0, quality=0.0, actor_score=100.0)
-                 for i in range(100)])
+    bots = fold(
+        [eng(i, "retweet", f"bot{i}", T0, quality=0.0, actor_score=100.0) for i in range(100)]
+    )
     result = score(bots, T0, DEFAULT)
     assert result.score == 1.0
     assert result.signals["engagers"] == 0 and result.signals["interactions"] == 0
@@ -150,8 +153,10 @@ def test_sentiment_only_matters_for_toned_types() -> None:
     assert value(liked, "interactions", T0) == value(plain, "interactions", T0)
 
 
-@pytest.mark.parametrize(("sentiment", "factor"), [(-1.0, 0.05), (-0.5, 0.25), (0.0, 1.0),
-                                                   (None, 1.0), (0.5, 1.25), (1.0, 1.5)])
+@pytest.mark.parametrize(
+    ("sentiment", "factor"),
+    [(-1.0, 0.05), (-0.5, 0.25), (0.0, 1.0), (None, 1.0), (0.5, 1.25), (1.0, 1.5)],
+)
 def test_sentiment_factor(sentiment: float | None, factor: float) -> None:
     assert model.sentiment_factor(sentiment, DEFAULT) == pytest.approx(factor)
 
@@ -196,8 +201,10 @@ def test_network_weights_and_unknown_networks() -> None:
 
 def test_posts_are_counted_and_spread_amplification() -> None:
     engaged = [eng(i, "retweet", f"f{i}") for i in range(10)]
-    posts = [Engagement(f"p{i}", "post", "twitter", USER, USER, T0, content_id=f"c{i}")
-             for i in range(10)]
+    posts = [
+        Engagement(f"p{i}", "post", "twitter", USER, USER, T0, content_id=f"c{i}")
+        for i in range(10)
+    ]
     few = fold(engaged)
     many = fold(posts, state=few)
     assert score(few, T0, DEFAULT).signals["posts"] == 0
@@ -209,8 +216,9 @@ def test_posts_are_counted_and_spread_amplification() -> None:
 
 
 def test_single_post_with_one_retweet_is_not_full_amplification() -> None:
-    state = fold([Engagement("p", "post", "twitter", USER, USER, T0, content_id="c"),
-                  eng(1, "retweet", "f")])
+    state = fold(
+        [Engagement("p", "post", "twitter", USER, USER, T0, content_id="c"), eng(1, "retweet", "f")]
+    )
     assert score(state, T0, DEFAULT).amplification < 50
 
 
@@ -219,15 +227,22 @@ def test_single_post_with_one_retweet_is_not_full_amplification() -> None:
 
 def topic_events(engagers: int, contents: int, topic: str = "coffee") -> list[Engagement]:
     return [
-        eng(f"{topic}{i}-{c}", "retweet", f"{topic}-f{i}", content_id=f"{topic}-c{c}",
-            topics=(topic,))
+        eng(
+            f"{topic}{i}-{c}",
+            "retweet",
+            f"{topic}-f{i}",
+            content_id=f"{topic}-c{c}",
+            topics=(topic,),
+        )
         for i in range(engagers)
         for c in range(contents)
     ]
 
 
-@pytest.mark.parametrize(("engagers", "contents", "listed"),
-                         [(1, 5, False), (2, 5, False), (5, 1, False), (3, 2, True), (5, 5, True)])
+@pytest.mark.parametrize(
+    ("engagers", "contents", "listed"),
+    [(1, 5, False), (2, 5, False), (5, 1, False), (3, 2, True), (5, 5, True)],
+)
 def test_topic_needs_several_engagers_on_several_posts(
     engagers: int, contents: int, listed: bool
 ) -> None:
@@ -245,8 +260,10 @@ def test_topics_best_first_and_at_most_ten() -> None:
 
 
 def test_posts_on_a_topic_count_as_its_content() -> None:
-    posts = [Engagement(f"p{c}", "post", "twitter", USER, USER, T0, content_id=f"c{c}",
-                        topics=("jazz",)) for c in range(2)]
+    posts = [
+        Engagement(f"p{c}", "post", "twitter", USER, USER, T0, content_id=f"c{c}", topics=("jazz",))
+        for c in range(2)
+    ]
     fans = [eng(i, "like", f"f{i}", topics=("jazz",)) for i in range(3)]  # no content id
     assert [t["topic"] for t in score(fold(posts + fans), T0, DEFAULT).topics] == ["jazz"]
     assert score(fold(fans), T0, DEFAULT).topics == []
@@ -367,12 +384,12 @@ def test_describe() -> None:
     "received after a few quiet days (inside grace) lowers the score",
 )
 def test_retweet_after_quiet_days_does_not_lower_the_score() -> None:
-    state = fold([eng(i, "retweet", f"f{i}", T0 + i * 1000, actor_score=50.0)
-                  for i in range(200)])
+    state = fold([eng(i, "retweet", f"f{i}", T0 + i * 1000, actor_score=50.0) for i in range(200)])
     now = T0 + 3 * DAY_MS  # inside the 7 day grace: the score is held
     before = score(state, now, DEFAULT).score
-    after = score(apply(state, eng("new", "retweet", "newcomer", now), DEFAULT).state,
-                  now, DEFAULT).score
+    after = score(
+        apply(state, eng("new", "retweet", "newcomer", now), DEFAULT).state, now, DEFAULT
+    ).score
     assert after >= before
 
 

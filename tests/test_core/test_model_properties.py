@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from stream.core import model
 from stream.core.decay import decayed
 from stream.core.model import Engagement, apply, effective_time, score
-from stream.core.params import TONED, DAY_MS, DEFAULT, TYPE_WEIGHTS, Params
+from stream.core.params import DAY_MS, DEFAULT, TONED, TYPE_WEIGHTS, Params
 from stream.core.state import UserState, from_json, to_json
 
 USER = "u"
@@ -26,8 +26,9 @@ ACTORS = (USER, "a", "b", "c", "d", "e", "f")
 TOPICS = ["coffee", "tea", "jazz"]
 SIGNALS = ("reach", "interactions", "amplifying", "network", "posts")
 
-PROPS = settings(max_examples=60, deadline=None, database=None,
-                 suppress_health_check=[HealthCheck.too_slow])
+PROPS = settings(
+    max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
 
 qualities = st.floats(0.0, 1.0)
 actor_scores = st.floats(1.0, 100.0)
@@ -136,8 +137,13 @@ def test_heavy_engagement_saturates_at_100_not_beyond(
 
 
 @PROPS
-@given(streams(), st.integers(0, SPAN), st.integers(0, 30 * DAY_MS), actor_scores,
-       st.sampled_from(NETWORKS))
+@given(
+    streams(),
+    st.integers(0, SPAN),
+    st.integers(0, 30 * DAY_MS),
+    actor_scores,
+    st.sampled_from(NETWORKS),
+)
 def test_new_engagers_retweet_never_lowers_score_without_grace(
     events: list[Engagement], offset: int, later: int, actor_score: float, network: str
 ) -> None:
@@ -229,15 +235,14 @@ def test_grace_holds_the_score_then_it_decays(
 @st.composite
 def one_each(draw: st.DrawFn) -> list[Engagement]:
     n = draw(st.integers(1, 25))
-    return [
-        draw(engagements(f"e{i}", actors=(f"fan{i}",), types=ENGAGING))
-        for i in range(n)
-    ]
+    return [draw(engagements(f"e{i}", actors=(f"fan{i}",), types=ENGAGING)) for i in range(n)]
 
 
 @PROPS
-@given(one_each().flatmap(lambda es: st.tuples(st.just(es), st.permutations(es))),
-       st.integers(0, 10 * DAY_MS))
+@given(
+    one_each().flatmap(lambda es: st.tuples(st.just(es), st.permutations(es))),
+    st.integers(0, 10 * DAY_MS),
+)
 def test_arrival_order_does_not_change_signals(
     pair: tuple[list[Engagement], list[Engagement]], later: int
 ) -> None:
@@ -246,8 +251,9 @@ def test_arrival_order_does_not_change_signals(
     a, b = run(events, params), run(shuffled, params)
     now = T0 + SPAN + later
     for name in SIGNALS:
-        assert raw(a, name, now, params) == pytest.approx(raw(b, name, now, params), rel=1e-9,
-                                                          abs=1e-12)
+        assert raw(a, name, now, params) == pytest.approx(
+            raw(b, name, now, params), rel=1e-9, abs=1e-12
+        )
     sa, sb = score(a, now, params), score(b, now, params)
     assert sa.score == pytest.approx(sb.score, abs=0.011)
     for key in ("engagers", "interactions", "network"):
@@ -325,7 +331,8 @@ def test_topics_listed_only_with_enough_distinct_engagers_and_posts(
     listed = [t["topic"] for t in result.topics]
     assert len(listed) == len(set(listed))
     expected = {
-        t for t, ev in evidence.items()
+        t
+        for t, ev in evidence.items()
         if len(ev.engagers) >= params.topic_min_engagers
         and len(ev.contents) >= params.topic_min_content
     }

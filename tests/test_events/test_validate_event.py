@@ -15,8 +15,16 @@ import stream.events.validate as validate_mod
 from stream.events.validate import MAX_EVENT_BYTES, Rejected, validate_event
 
 TYPES = (
-    "post", "like", "retweet", "share", "quote",
-    "reply", "comment", "mention", "follow", "unfollow",
+    "post",
+    "like",
+    "retweet",
+    "share",
+    "quote",
+    "reply",
+    "comment",
+    "mention",
+    "follow",
+    "unfollow",
 )
 REQUIRED = ("event_id", "type", "network", "actor_id", "ts")
 TS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
@@ -157,8 +165,11 @@ INVALID: list[tuple[str, bytes, tuple[str, ...]]] = [
     ("ts before 1970", raw(ts="1969-12-31T23:00:00Z"), ("ts",)),
     ("ts after year 9999", raw(ts=253_402_300_800_000), ("ts",)),
     ("huge integer ts", raw(ts=DROP)[:-1] + b',"ts":' + b"9" * 40 + b"}", ("ts",)),
-    ("huge integer sentiment", raw(sentiment=DROP)[:-1] + b',"sentiment":' + b"9" * 400 + b"}",
-     ("sentiment", "infinity", "malformed")),
+    (
+        "huge integer sentiment",
+        raw(sentiment=DROP)[:-1] + b',"sentiment":' + b"9" * 400 + b"}",
+        ("sentiment", "infinity", "malformed"),
+    ),
     ("array", b"[1, 2, 3]", ("object",)),
     ("string", b'"hello"', ("object",)),
     ("number", b"42", ("object",)),
@@ -169,17 +180,20 @@ INVALID: list[tuple[str, bytes, tuple[str, ...]]] = [
     ("invalid UTF-8", b'{"event_id": "\xff\xfe"}', ("utf-8",)),
     ("invalid UTF-8 alone", b"\xff\xfe\xfd", ("utf-8", "malformed")),
     ("deeply nested JSON", b"[" * 5000 + b"]" * 5000, ("depth", "nested")),
-    ("deeply nested field",
-     raw(topics=DROP)[:-1] + b',"topics":' + b"[" * 1000 + b"]" * 1000 + b"}",
-     ("nested", "topics", "depth")),
+    (
+        "deeply nested field",
+        raw(topics=DROP)[:-1] + b',"topics":' + b"[" * 1000 + b"]" * 1000 + b"}",
+        ("nested", "topics", "depth"),
+    ),
     ("empty bytes", b"", ("empty",)),
     ("whitespace only", b"   \n", ("empty", "malformed")),
     ("too large", _too_large(), ("too large",)),
 ]
 
 
-@pytest.mark.parametrize(("record", "mentions"), [(r, m) for _, r, m in INVALID],
-                         ids=[name for name, _, _ in INVALID])
+@pytest.mark.parametrize(
+    ("record", "mentions"), [(r, m) for _, r, m in INVALID], ids=[name for name, _, _ in INVALID]
+)
 def test_invalid_record_is_rejected_with_a_reason(record: bytes, mentions: tuple[str, ...]) -> None:
     result = validate_event(record)
     assert isinstance(result, Rejected), result
@@ -251,8 +265,9 @@ def check_outcome(result: dict[str, Any] | Rejected) -> None:
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=5)
-    | st.dictionaries(st.text(max_size=10), children, max_size=5),
+    lambda children: (
+        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=10), children, max_size=5)
+    ),
     max_leaves=25,
 )
 
@@ -268,8 +283,9 @@ def test_never_raises_on_arbitrary_bytes(data: bytes) -> None:
     check_outcome(validate_event(data))
 
 
-@settings(max_examples=150, deadline=None, database=None,
-                 suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(json_values)
 def test_never_raises_on_arbitrary_json(value: Any) -> None:
     check_outcome(validate_event(encode(value)))
@@ -294,28 +310,31 @@ _ts_ok = st.one_of(
 @st.composite
 def near_valid_events(draw: st.DrawFn) -> dict[str, Any]:
     """Contract-shaped events where any field may be broken or missing."""
-    event = draw(st.fixed_dictionaries(
-        {
-            "event_id": _field(st.text(min_size=1, max_size=20)),
-            "type": _field(st.sampled_from(TYPES)),
-            "network": _field(st.sampled_from(["twitter", "youtube", "x.social", "a-b_c"])),
-            "actor_id": _field(st.text(min_size=1, max_size=10)),
-            "target_id": _field(st.text(min_size=1, max_size=10)),
-            "ts": _ts_ok,
-        },
-        optional={
-            "content_id": _field(st.text(min_size=1, max_size=10)),
-            "topics": _field(st.lists(st.text(min_size=1, max_size=10), max_size=5)),
-            "sentiment": _field(st.floats(-1, 1)),
-        },
-    ))
+    event = draw(
+        st.fixed_dictionaries(
+            {
+                "event_id": _field(st.text(min_size=1, max_size=20)),
+                "type": _field(st.sampled_from(TYPES)),
+                "network": _field(st.sampled_from(["twitter", "youtube", "x.social", "a-b_c"])),
+                "actor_id": _field(st.text(min_size=1, max_size=10)),
+                "target_id": _field(st.text(min_size=1, max_size=10)),
+                "ts": _ts_ok,
+            },
+            optional={
+                "content_id": _field(st.text(min_size=1, max_size=10)),
+                "topics": _field(st.lists(st.text(min_size=1, max_size=10), max_size=5)),
+                "sentiment": _field(st.floats(-1, 1)),
+            },
+        )
+    )
     for key in draw(st.lists(st.sampled_from(sorted(event)), max_size=1)):
         event.pop(key, None)
     return event
 
 
-@settings(max_examples=150, deadline=None, database=None,
-                 suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(near_valid_events(), st.none() | st.integers(0, 2 * TS))
 def test_never_raises_on_near_valid_events(event: dict[str, Any], now: int | None) -> None:
     result = validate_event(encode(event), now_ms=now)

@@ -29,14 +29,28 @@ SNAP = (
     b"26375 168366 1341101183 MT\r\n"
 )
 
-EVENT_A = {"event_id": "j1", "type": "like", "network": "twitter", "actor_id": "alice",
-           "target_id": "bob", "ts": 1767225600000}
-EVENT_B = {"event_id": "j2", "type": "post", "network": "youtube", "actor_id": "bob",
-           "content_id": "v1", "ts": "2026-01-01T00:00:00Z"}
+EVENT_A = {
+    "event_id": "j1",
+    "type": "like",
+    "network": "twitter",
+    "actor_id": "alice",
+    "target_id": "bob",
+    "ts": 1767225600000,
+}
+EVENT_B = {
+    "event_id": "j2",
+    "type": "post",
+    "network": "youtube",
+    "actor_id": "bob",
+    "content_id": "v1",
+    "ts": "2026-01-01T00:00:00Z",
+}
 JSONL = (
-    orjson.dumps(EVENT_A) + b"\n"
+    orjson.dumps(EVENT_A)
+    + b"\n"
     + b"   \n"
-    + orjson.dumps(EVENT_B) + b"\n"
+    + orjson.dumps(EVENT_B)
+    + b"\n"
     + b"{not json\n"
     + b"[1, 2]\n"
     + b'{"actor_id": 42}\n'
@@ -63,21 +77,37 @@ def test_snap_line_becomes_a_contract_event() -> None:
     assert value is not None
     event = validate_event(value)
     assert not isinstance(event, Rejected), event
-    assert event == {"event_id": "higgs-17", "type": "retweet", "network": "twitter",
-                     "actor_id": "223789", "target_id": "213163", "ts": 1341100972000}
+    assert event == {
+        "event_id": "higgs-17",
+        "type": "retweet",
+        "network": "twitter",
+        "actor_id": "223789",
+        "target_id": "213163",
+        "ts": 1341100972000,
+    }
 
 
-@pytest.mark.parametrize(("kind", "event_type"), [("RT", "retweet"), ("MT", "mention"),
-                                                  ("RE", "reply")])
+@pytest.mark.parametrize(
+    ("kind", "event_type"), [("RT", "retweet"), ("MT", "mention"), ("RE", "reply")]
+)
 def test_snap_kinds(kind: str, event_type: str) -> None:
     value = snap_event(f"1 2 1341100972 {kind}".encode(), 1)
     assert value is not None
     assert orjson.loads(value)["type"] == event_type
 
 
-@pytest.mark.parametrize("line", [b"", b"1 2 1341100972", b"1 2 1341100972 RT extra",
-                                  b"1 2 13411x0972 RT", b"1 2 -5 RT", b"1 2 1341100972 rt",
-                                  b"1 2 1341100972 LIKE"])
+@pytest.mark.parametrize(
+    "line",
+    [
+        b"",
+        b"1 2 1341100972",
+        b"1 2 1341100972 RT extra",
+        b"1 2 13411x0972 RT",
+        b"1 2 -5 RT",
+        b"1 2 1341100972 rt",
+        b"1 2 1341100972 LIKE",
+    ],
+)
 def test_non_snap_lines_are_not_converted(line: bytes) -> None:
     assert snap_event(line, 1) is None
 
