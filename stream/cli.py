@@ -406,11 +406,34 @@ def bench() -> None:
     raise click.ClickException("sway bench is not built yet (issue E)")
 
 
-@main.command()
-@click.argument("what", type=click.Choice(["higgs", "scenarios"]))
-def evaluate(what: str) -> None:
-    """Offline evaluation against the Higgs data or adversarial scenarios (issues B, C; not built yet)."""
-    raise click.ClickException(f"sway evaluate {what} is not built yet (issues B and C)")
+@main.group()
+def evaluate() -> None:
+    """Offline evaluation of the score (same core as the stream, no Kafka)."""
+
+
+@evaluate.command("higgs")
+@click.option("--file", "path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+              / "higgs-activity_time.txt.gz", show_default=True)
+@click.option("--cut", "cuts", type=float, multiple=True,
+              help="Cut as a fraction of the time span (repeatable; default 0.40, 0.55, 0.70).")
+@click.option("--limit", type=int, default=None, help="Only the first N lines.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def evaluate_higgs(path: Path, cuts: tuple[float, ...], limit: int | None, as_json: bool) -> None:
+    """Does the score predict each user's distinct future engagers better than the baselines?"""
+    from stream.core.params import params_from
+    from stream.evaluate.higgs import format_report, run_higgs
+
+    settings = load_settings()
+    params = params_from(settings.decay_half_life, settings.decay_grace, settings.dedup_horizon)
+    report = run_higgs(path, list(cuts) or None, params, limit, True)
+    click.echo(json.dumps(report.to_json(), indent=2) if as_json else format_report(report))
+
+
+@evaluate.command("scenarios")
+def evaluate_scenarios() -> None:
+    """Adversarial worlds through the real pipeline (issue C; not built yet)."""
+    raise click.ClickException("sway evaluate scenarios is not built yet (issue C)")
 
 
 if __name__ == "__main__":
