@@ -37,9 +37,7 @@ def broker() -> None:
 def _local_broker_or_skip() -> LocalBroker | None:
     settings = load_settings()
     if not settings.bootstrap_is_local_default:
-        click.echo(
-            f"KAFKA_BOOTSTRAP_SERVERS={settings.kafka_bootstrap_servers}: nothing local to manage"
-        )
+        click.echo(f"KAFKA_BOOTSTRAP_SERVERS={settings.kafka_bootstrap_servers}: nothing local to manage")
         return None
     return LocalBroker()
 
@@ -86,6 +84,18 @@ def worker(web_port: int | None) -> None:
     settings = load_settings(**overrides)
     app, _ = create_app(settings)
     faust.Worker(app, loglevel=settings.log_level, quiet=True).execute_from_commandline()
+
+
+#: Options every command that reads a replay file takes (replay, rescore).
+file_format = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["auto", "jsonl", "snap"]),
+    default="auto",
+    show_default=True,
+    help="JSON Lines (contract events) or SNAP Higgs activity lines.",
+)
+file_limit = click.option("--limit", type=int, default=None, help="Only the first N records.")
 
 
 # --- producers ------------------------------------------------------------------------------
@@ -138,18 +148,9 @@ async def _produce(
 
 @main.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["auto", "jsonl", "snap"]),
-    default="auto",
-    show_default=True,
-    help="JSON Lines (contract events) or SNAP Higgs activity lines.",
-)
-@click.option(
-    "--rate", type=float, default=0.0, help="Events per second (0 = as fast as possible)."
-)
-@click.option("--limit", type=int, default=None, help="Only the first N records.")
+@file_format
+@click.option("--rate", type=float, default=0.0, help="Events per second (0 = as fast as possible).")
+@file_limit
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def replay(file: Path, fmt: str, rate: float, limit: int | None, quiet: bool) -> None:
     """Send a file of interactions to the `interactions` topic (invalid lines too: they go to the DLQ)."""
@@ -159,14 +160,10 @@ def replay(file: Path, fmt: str, rate: float, limit: int | None, quiet: bool) ->
     began = time.monotonic()
     sent = asyncio.run(_produce(records(file, fmt, limit), rate, total, file.name, not quiet))  # type: ignore[arg-type]
     took = time.monotonic() - began
-    click.echo(
-        f"replayed {sent} records from {file} in {took:.1f}s ({sent / max(took, 1e-9):,.0f}/s)"
-    )
+    click.echo(f"replayed {sent} records from {file} in {took:.1f}s ({sent / max(took, 1e-9):,.0f}/s)")
 
 
-def _simulated(
-    users: int, days: float, seed: int, live: bool
-) -> Iterator[tuple[bytes | None, bytes]]:
+def _simulated(users: int, days: float, seed: int, live: bool) -> Iterator[tuple[bytes | None, bytes]]:
     from stream.producers.simulate import World, WorldConfig
 
     world = World(WorldConfig(users=users, days=days, seed=seed))
@@ -182,25 +179,17 @@ def _simulated(
 
 @main.command()
 @click.option("--users", type=int, default=2000, show_default=True)
-@click.option(
-    "--days", type=float, default=7.0, show_default=True, help="Simulated history to generate."
-)
-@click.option(
-    "--rate", type=float, default=0.0, help="Events per second (0 = as fast as possible)."
-)
+@click.option("--days", type=float, default=7.0, show_default=True, help="Simulated history to generate.")
+@click.option("--rate", type=float, default=0.0, help="Events per second (0 = as fast as possible).")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option(
-    "--live", is_flag=True, help="Endless traffic stamped with wall-clock time (for `sway dev`)."
-)
+@click.option("--live", is_flag=True, help="Endless traffic stamped with wall-clock time (for `sway dev`).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def simulate(users: int, days: float, rate: float, seed: int, live: bool, quiet: bool) -> None:
     """Send a synthetic social world (power-law audiences, topics, networks, a few bots)."""
     if live and rate <= 0:
         rate = 200.0
     began = time.monotonic()
-    sent = asyncio.run(
-        _produce(_simulated(users, days, seed, live), rate, None, "simulate", not quiet)
-    )
+    sent = asyncio.run(_produce(_simulated(users, days, seed, live), rate, None, "simulate", not quiet))
     click.echo(f"simulated {sent} events in {time.monotonic() - began:.1f}s")
 
 
@@ -287,9 +276,7 @@ def _wait_healthy(port: int, deadline: float) -> bool:
 
 
 @main.command()
-@click.option(
-    "--rate", type=float, default=200.0, show_default=True, help="Simulated events per second."
-)
+@click.option("--rate", type=float, default=200.0, show_default=True, help="Simulated events per second.")
 @click.option("--users", type=int, default=2000, show_default=True)
 def dev(rate: float, users: int) -> None:
     """Everything on this machine: broker, worker, simulated traffic, live leaderboard. Ctrl-C stops it."""
@@ -302,13 +289,9 @@ def dev(rate: float, users: int) -> None:
     children: list[subprocess.Popen[bytes]] = []
     try:
         worker_log = (logs / "worker.log").open("ab")
-        children.append(
-            subprocess.Popen([*sway, "worker"], stdout=worker_log, stderr=subprocess.STDOUT)
-        )
+        children.append(subprocess.Popen([*sway, "worker"], stdout=worker_log, stderr=subprocess.STDOUT))
         if not _wait_healthy(settings.web_port, time.monotonic() + 90):
-            raise click.ClickException(
-                f"the worker did not become healthy; see {logs / 'worker.log'}"
-            )
+            raise click.ClickException(f"the worker did not become healthy; see {logs / 'worker.log'}")
         sim_log = (logs / "simulate.log").open("ab")
         children.append(
             subprocess.Popen(
@@ -331,9 +314,7 @@ def dev(rate: float, users: int) -> None:
             latest = asyncio.run(_latest_scores(timeout=10))
             click.clear()
             click.echo(f"Sway dev — worker {url} (health: {url}/health, metrics: {url}/metrics)")
-            click.echo(
-                f"simulated traffic at {rate:.0f} ev/s; logs in {logs}; Ctrl-C stops everything\n"
-            )
+            click.echo(f"simulated traffic at {rate:.0f} ev/s; logs in {logs}; Ctrl-C stops everything\n")
             click.echo(f"{len(latest)} users scored — {time.strftime('%H:%M:%S')}")
             click.echo(_leaderboard(latest, 15))
             time.sleep(2)
@@ -353,14 +334,8 @@ def dev(rate: float, users: int) -> None:
 
 @main.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["auto", "jsonl", "snap"]),
-    default="auto",
-    show_default=True,
-)
-@click.option("--limit", type=int, default=None, help="Only the first N records.")
+@file_format
+@file_limit
 @click.option("--top", "top_n", type=int, default=15, show_default=True, help="Rows to print.")
 @click.option(
     "--out",
@@ -412,11 +387,20 @@ def evaluate() -> None:
 
 
 @evaluate.command("higgs")
-@click.option("--file", "path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              default=Path(__file__).resolve().parent.parent.parent / "shared" / "data"
-              / "higgs-activity_time.txt.gz", show_default=True)
-@click.option("--cut", "cuts", type=float, multiple=True,
-              help="Cut as a fraction of the time span (repeatable; default 0.40, 0.55, 0.70).")
+@click.option(
+    "--file",
+    "path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "higgs-activity_time.txt.gz",
+    show_default=True,
+)
+@click.option(
+    "--cut",
+    "cuts",
+    type=float,
+    multiple=True,
+    help="Cut as a fraction of the time span (repeatable; default 0.40, 0.55, 0.70).",
+)
 @click.option("--limit", type=int, default=None, help="Only the first N lines.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def evaluate_higgs(path: Path, cuts: tuple[float, ...], limit: int | None, as_json: bool) -> None:

@@ -22,6 +22,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
 
+from stream.events.validate import load_schema
+
 __all__ = ["EVENT_TYPES", "SimUser", "World", "WorldConfig"]
 
 Event = dict[str, object]
@@ -29,21 +31,8 @@ Event = dict[str, object]
 DAY_MS = 86_400_000
 MINUTE_MS = 60_000
 
-#: Every event type the contract allows.
-EVENT_TYPES: frozenset[str] = frozenset(
-    {
-        "post",
-        "like",
-        "retweet",
-        "share",
-        "quote",
-        "reply",
-        "comment",
-        "mention",
-        "follow",
-        "unfollow",
-    }
-)
+#: Every event type the contract allows (read from schemas/interaction.schema.json, its one home).
+EVENT_TYPES: frozenset[str] = frozenset(load_schema("interaction")["properties"]["type"]["enum"])
 
 # --- tuning knobs (module-level so the dynamics read in one place) -----------
 _PARETO_ALPHA = 1.7  # latent influence tail; most users low, a few stars
@@ -224,8 +213,7 @@ class World:
         self._ids = [u.user_id for u in users]
         self._home = [u.home_network for u in users]
         self._engage_mean = [
-            min(_ENGAGE_CAP, _ENGAGE_BASE + _ENGAGE_SCALE * u.influence**_ENGAGE_EXP)
-            for u in humans
+            min(_ENGAGE_CAP, _ENGAGE_BASE + _ENGAGE_SCALE * u.influence**_ENGAGE_EXP) for u in humans
         ]
         self._human_idx = list(range(cfg.users))
         self._activity_cw = list(itertools.accumulate(u.activity for u in humans))
@@ -280,9 +268,7 @@ class World:
 
     # --- machinery ------------------------------------------------------------
 
-    def _new_state(
-        self, rng: random.Random, start_ms: int, bot_span_ms: int, post_prefix: str
-    ) -> _State:
+    def _new_state(self, rng: random.Random, start_ms: int, bot_span_ms: int, post_prefix: str) -> _State:
         """Fresh mutable state; bots are 'created' at random times after start."""
         bots: list[_Bot] = []
         for b, (rate, clients) in enumerate(zip(self._bot_rates, self._bot_clients, strict=True)):
@@ -303,9 +289,7 @@ class World:
             user_posts=[[] for _ in range(self._n_humans)],
         )
 
-    def _run(
-        self, state: _State, start_ms: int, end_ms: int | None, id_prefix: str
-    ) -> Iterator[Event]:
+    def _run(self, state: _State, start_ms: int, end_ms: int | None, id_prefix: str) -> Iterator[Event]:
         """Generate window by window, emit the sorted part before each window end."""
         carry: list[Event] = []
         n = 0
