@@ -351,7 +351,12 @@ def rescore(file: Path, fmt: str, limit: int | None, top_n: int, out: Path | Non
     from stream.producers.replay import records
 
     settings = load_settings()
-    params = params_from(settings.decay_half_life, settings.decay_grace, settings.dedup_horizon)
+    params = params_from(
+        settings.decay_half_life,
+        settings.decay_grace,
+        settings.dedup_horizon,
+        settings.network_weight_overrides(),
+    )
     began = time.monotonic()
     run = run_batch(
         (value for _, value in records(file, fmt, limit)),
@@ -409,7 +414,12 @@ def evaluate_higgs(path: Path, cuts: tuple[float, ...], limit: int | None, as_js
     from stream.evaluate.higgs import format_report, run_higgs
 
     settings = load_settings()
-    params = params_from(settings.decay_half_life, settings.decay_grace, settings.dedup_horizon)
+    params = params_from(
+        settings.decay_half_life,
+        settings.decay_grace,
+        settings.dedup_horizon,
+        settings.network_weight_overrides(),
+    )
     report = run_higgs(path, list(cuts) or None, params, limit, True)
     click.echo(json.dumps(report.to_json(), indent=2) if as_json else format_report(report))
 

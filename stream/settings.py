@@ -41,9 +41,7 @@ class Settings(BaseSettings):
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
         "PLAINTEXT", validation_alias=AliasChoices("KAFKA_SECURITY_PROTOCOL")
     )
-    kafka_sasl_mechanism: str = Field(
-        "PLAIN", validation_alias=AliasChoices("KAFKA_SASL_MECHANISM")
-    )
+    kafka_sasl_mechanism: str = Field("PLAIN", validation_alias=AliasChoices("KAFKA_SASL_MECHANISM"))
     kafka_sasl_username: str = Field("", validation_alias=AliasChoices("KAFKA_SASL_USERNAME"))
     kafka_sasl_password: SecretStr = Field(
         SecretStr(""), validation_alias=AliasChoices("KAFKA_SASL_PASSWORD")
@@ -54,17 +52,13 @@ class Settings(BaseSettings):
     web_host: str = Field("127.0.0.1", validation_alias=AliasChoices("SWAY_WEB_HOST"))
     web_port: int = Field(6066, validation_alias=AliasChoices("SWAY_WEB_PORT"))
     admin_token: SecretStr = Field(SecretStr(""), validation_alias=AliasChoices("SWAY_ADMIN_TOKEN"))
-    store: Literal["memory", "rocksdb"] = Field(
-        "memory", validation_alias=AliasChoices("SWAY_STORE")
-    )
+    store: Literal["memory", "rocksdb"] = Field("memory", validation_alias=AliasChoices("SWAY_STORE"))
     data_dir: Path = Field(PROJECT_ROOT / ".run", validation_alias=AliasChoices("SWAY_DATA_DIR"))
 
     decay_half_life: Duration = Field(
         30 * 86400.0, ge=1.0, validation_alias=AliasChoices("SWAY_DECAY_HALF_LIFE")
     )
-    decay_grace: Duration = Field(
-        7 * 86400.0, ge=0, validation_alias=AliasChoices("SWAY_DECAY_GRACE")
-    )
+    decay_grace: Duration = Field(7 * 86400.0, ge=0, validation_alias=AliasChoices("SWAY_DECAY_GRACE"))
     decay_sweep_interval: Duration = Field(
         60.0, ge=0.1, validation_alias=AliasChoices("SWAY_DECAY_SWEEP_INTERVAL")
     )
@@ -72,6 +66,24 @@ class Settings(BaseSettings):
     max_future: Duration = Field(86400.0, validation_alias=AliasChoices("SWAY_MAX_FUTURE"))
     emit_min_delta: float = Field(0.01, ge=0, validation_alias=AliasChoices("SWAY_EMIT_MIN_DELTA"))
     log_level: str = Field("warn", validation_alias=AliasChoices("SWAY_LOG_LEVEL"))
+    network_weights: str = Field(
+        "",
+        validation_alias=AliasChoices("SWAY_NETWORK_WEIGHTS"),
+        description="overrides, e.g. 'youtube=1.2,tiktok=0.8'; unknown networks weigh 1.0",
+    )
+
+    def network_weight_overrides(self) -> dict[str, float]:
+        """'youtube=1.2, tiktok=0.8' -> {'youtube': 1.2, 'tiktok': 0.8}; a malformed pair is an error."""
+        out: dict[str, float] = {}
+        for pair in filter(None, (p.strip() for p in self.network_weights.split(","))):
+            name, sep, value = pair.partition("=")
+            if not sep or not name.strip():
+                raise ValueError(f"SWAY_NETWORK_WEIGHTS: expected network=weight, got {pair!r}")
+            weight = float(value)
+            if weight < 0:
+                raise ValueError(f"SWAY_NETWORK_WEIGHTS: negative weight for {name.strip()!r}")
+            out[name.strip().lower()] = weight
+        return out
 
     def topic(self, name: str) -> str:
         """Full topic name, with the deployment's prefix."""

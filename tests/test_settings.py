@@ -151,3 +151,21 @@ def test_zero_half_life_is_rejected(env: pytest.MonkeyPatch) -> None:
     env.setenv("SWAY_DECAY_HALF_LIFE", "0")
     with pytest.raises(ValidationError):
         load_settings()
+
+
+def test_network_weights_are_configurable(monkeypatch: pytest.MonkeyPatch) -> None:
+    from stream.core.params import params_from
+
+    monkeypatch.setenv("SWAY_NETWORK_WEIGHTS", "YouTube=1.5, tiktok=0.8")
+    settings = load_settings()
+    params = params_from(86400, 0, 3600, settings.network_weight_overrides())
+    assert params.network_weight("youtube") == 1.5
+    assert params.network_weight("tiktok") == 0.8
+    assert params.network_weight("twitter") == 1.0  # untouched default
+    assert params.network_weight("mastodon") == params.default_network_weight
+
+
+def test_malformed_network_weights_are_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SWAY_NETWORK_WEIGHTS", "youtube")
+    with pytest.raises(ValueError, match="network=weight"):
+        load_settings().network_weight_overrides()

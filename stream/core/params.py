@@ -78,9 +78,16 @@ class Params:
 DEFAULT = Params()
 
 
-def params_from(half_life_s: float, grace_s: float, dedup_horizon_s: float = 3600.0) -> Params:
+def params_from(
+    half_life_s: float,
+    grace_s: float,
+    dedup_horizon_s: float = 3600.0,
+    network_weights: Mapping[str, float] | None = None,
+) -> Params:
+    """Params from the environment's time constants and per-network weight overrides."""
     return Params(
         half_life_ms=max(1, int(half_life_s * 1000)),
         grace_ms=max(0, int(grace_s * 1000)),
         dedup_horizon_ms=max(0, int(dedup_horizon_s * 1000)),
+        network_weights=MappingProxyType({**NETWORK_WEIGHTS, **(network_weights or {})}),
     )

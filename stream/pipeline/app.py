@@ -60,7 +60,12 @@ def create_app(settings: Settings | None = None) -> tuple[faust.App, Runtime]:
     topology = declare(app, settings)
     rt = Runtime(
         settings=settings,
-        params=params_from(settings.decay_half_life, settings.decay_grace, settings.dedup_horizon),
+        params=params_from(
+            settings.decay_half_life,
+            settings.decay_grace,
+            settings.dedup_horizon,
+            settings.network_weight_overrides(),
+        ),
         clock=StreamClock(time.time, max_future_ms=int(settings.max_future * 1000)),
         topology=topology,
         metrics=Metrics(),
