@@ -7,12 +7,14 @@ from typing import Any
 import faust
 from faust.web import Request, Response, View
 from prometheus_client import generate_latest
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from stream.core import model
 from stream.core.decay import shrink
 from stream.pipeline.runtime import Runtime
 from stream.pipeline.score import update_message, with_activity
+
+#: The Prometheus text format (prometheus_client's CONTENT_TYPE_LATEST without "; charset").
+PROMETHEUS_TEXT = "text/plain; version=0.0.4"
 
 
 def explain(rt: Runtime, user_id: str) -> dict[str, Any] | None:
@@ -34,9 +36,7 @@ def explain(rt: Runtime, user_id: str) -> dict[str, Any] | None:
             }
             for e, s in top
         ],
-        "reasons": [
-            {"ts": r.ts, "delta": r.delta, "text": r.text} for r in reversed(state.reasons)
-        ],
+        "reasons": [{"ts": r.ts, "delta": r.delta, "text": r.text} for r in reversed(state.reasons)],
         "discounts": state.discounts,
         "events_applied": state.events,
         "last_active": state.last_active,
@@ -70,9 +70,8 @@ def register(app: faust.App, rt: Runtime) -> None:
     @app.page("/metrics")
     class Metrics(View):
         async def get(self, request: Request) -> Response:
-            return self.bytes(
-                generate_latest(rt.metrics.registry), content_type=CONTENT_TYPE_LATEST
-            )
+            # aiohttp takes the charset separately from the content type
+            return self.bytes(generate_latest(rt.metrics.registry), content_type=PROMETHEUS_TEXT)
 
     @app.page("/users/{user_id}")
     class User(View):

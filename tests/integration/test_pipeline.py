@@ -118,6 +118,36 @@ async def test_a_repeated_event_id_changes_nothing(
     assert ups[-1]["signals"]["interactions"] < 3.0 * 1.0 + 1.0 + 0.01
 
 
+async def test_metrics_are_served_for_prometheus(
+    worker: WorkerProc, published: Published, producer: AIOKafkaProducer
+) -> None:
+    import urllib.request
+
+    star = uid("metered")
+    await send_events(
+        producer,
+        worker.settings.topic("interactions"),
+        [
+            {
+                "event_id": uid("e"),
+                "type": "like",
+                "network": "twitter",
+                "actor_id": uid("fan"),
+                "target_id": star,
+                "ts": T0,
+            }
+        ],
+    )
+    await eventually(lambda: published.for_user(star), 30, "a score")
+    with urllib.request.urlopen(worker.url + "/metrics", timeout=5) as response:
+        assert response.status == 200
+        assert response.headers["Content-Type"].startswith("text/plain")
+        text = response.read().decode()
+    valid = [line for line in text.splitlines() if line.startswith("sway_events_valid_total ")]
+    assert valid and float(valid[0].split()[1]) >= 1
+    assert 'sway_score_updates_total{cause="event"}' in text
+
+
 async def test_scores_topic_is_compacted(worker: WorkerProc, published: Published) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=worker.settings.kafka_bootstrap_servers)
     await admin.start()
