@@ -262,12 +262,6 @@ class LocalBroker:
         state = "ready" if self.accepts_connections() else "starting"
         return f"running pid={pid} port={self.port} kafka={kafka_version()} ({state})"
 
-    def reset(self) -> None:
-        """Delete all local data (the broker must be stopped)."""
-        if self.pid() is not None:
-            raise BrokerError("stop the broker first")
-        shutil.rmtree(self.run_dir / "data", ignore_errors=True)
-
 
 def _is_zombie(pid: int) -> bool:
     try:

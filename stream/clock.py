@@ -28,8 +28,7 @@ class StreamClock:
     def observe(self, event_ms: int) -> int:
         """Advance on an event; a timestamp beyond wall time + max_future never moves the clock
         (one bad event must not age every account)."""
-        wall_ms = int(self._wall() * 1000)
-        if event_ms > wall_ms + self._max_future_ms:
+        if self.is_too_far_in_future(event_ms):
             return self.now()
         if self._event_ms is None or event_ms > self.now():
             self._event_ms = event_ms

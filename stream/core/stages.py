@@ -6,7 +6,6 @@ logic, so streaming and batch can be compared; the agents only add Kafka around 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,5 +79,3 @@ def decay_user(
     new = model.record(current, result, now, None, params).with_(emitted=result.score)
     return Scored(new, result, "applied", True)
 
-
-ScoreLookup = Callable[[str], float | None]
