@@ -71,7 +71,11 @@ def score_event(
 def decay_user(
     state: UserState, now: int, last_action: int | None, params: Params, min_delta: float
 ) -> Scored:
-    """Re-score an idle user at `now`; emit only if the score moved."""
+    """Re-score an idle user at `now`; emit only if the score moved since it was last published.
+
+    A user never published (e.g. only ever liked their own post) has nothing to decay."""
+    if state.emitted == 0.0:
+        return Scored(state, None, "unscored", False)
     current = state if last_action is None else model.touch(state, last_action)
     result = model.score(current, now, params)
     if abs(result.score - current.emitted) < min_delta:
