@@ -1,12 +1,24 @@
-"""What the enrich stage does with an actor: remember its behaviour and weigh its engagement."""
+"""What the enrich stage does with an actor: remember its behaviour and weigh its engagement.
+
+Why here: the actor's whole behaviour (its rates, its age, whether it ever posts) and whom it
+engages with are local to the enrich stage (partitioned by actor), so this is where a bot farm
+or a pod can be recognised before its engagement reaches anyone's score.
+"""
 
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import Any, NamedTuple
 
-from stream.core.params import Params
-from stream.core.state import ActorState
+from stream.core.params import DAY_MS, HOUR_MS, Params
+from stream.core.state import ActorState, UserState
+
+
+class Quality(NamedTuple):
+    """How much this actor's engagement counts (0..1), and why it was discounted, if it was."""
+
+    weight: float
+    reason: str | None
 
 
 def observe(actor: ActorState, event: dict[str, Any], params: Params) -> tuple[ActorState, bool]:
@@ -22,6 +34,12 @@ def observe(actor: ActorState, event: dict[str, Any], params: Params) -> tuple[A
         seen = {k: v for k, v in seen.items() if v >= newest - params.dedup_horizon_ms}
         if len(seen) > params.max_seen_ids:
             seen = dict(sorted(seen.items(), key=lambda kv: kv[1])[-params.max_seen_ids :])
+    day, hour = ts // DAY_MS, ts // HOUR_MS
+    if day > actor.day:  # tumbling day buckets: the current one and the one before
+        today, yesterday = 1, (actor.today if day == actor.day + 1 else 0)
+    else:
+        today, yesterday = actor.today + (day == actor.day), actor.yesterday + (day == actor.day - 1)
+    this_hour = 1 if hour > actor.hour else actor.this_hour + (hour == actor.hour)
     return (
         replace(
             actor,
@@ -30,16 +48,43 @@ def observe(actor: ActorState, event: dict[str, Any], params: Params) -> tuple[A
             actions=actor.actions + 1,
             posts=actor.posts + (event["type"] == "post"),
             seen=seen,
+            day=max(day, actor.day),
+            today=today,
+            yesterday=yesterday,
+            hour=max(hour, actor.hour),
+            this_hour=this_hour,
         ),
         True,
     )
 
 
-def quality(actor: ActorState, event: dict[str, Any], params: Params) -> float:
-    """Weight of this actor's engagement in [0, 1]; 0 for an account engaging with itself.
+def _softcap(rate: float, limit: float) -> float:
+    """1 up to the limit (people are never charged), then falling with the square of the excess."""
+    return 1.0 if rate <= limit else (limit / rate) ** 2
 
-    Issue C replaces this with behaviour-based bot, pod and rate discounts.
+
+def quality(actor: ActorState, event: dict[str, Any], own: UserState | None, params: Params) -> Quality:
+    """Weight of this engagement in [0, 1], from the actor's behaviour (already including it).
+
+    - machine-like rates: (limit / rate)^2 past the limit, per day and per hour;
+    - never posts yet acts a lot, or is fresh and only acts: engagement for hire;
+    - reciprocal: the target engages the actor too (pods, rings);
+    - self-interaction: 0.
     """
-    if event.get("target_id", event["actor_id"]) == event["actor_id"]:
-        return 0.0
-    return 1.0
+    target = event.get("target_id", event["actor_id"])
+    if target == event["actor_id"]:
+        return Quality(0.0, "self")
+    # a steady bot shows in its lifetime average long before a day bucket fills up
+    lifetime = max(params.rate_window_ms, actor.last_action - actor.first_seen)
+    per_day = max(actor.today, actor.yesterday, actor.actions * DAY_MS / lifetime)
+    automated = _softcap(per_day, params.bot_day_rate) * _softcap(actor.this_hour, params.bot_hour_rate)
+    if actor.posts == 0:
+        if actor.actions >= params.lurker_actions:
+            automated *= params.lurker_weight
+        elif actor.actions >= params.fresh_actions and event["ts"] - actor.first_seen < params.fresh_ms:
+            automated *= params.fresh_weight
+    weight, reason = automated, ("automated" if automated < 0.5 else None)
+    if own is not None and target in own.engagers and event["type"] not in {"follow", "unfollow"}:
+        weight *= params.reciprocal_weight
+        reason = reason or "reciprocal"
+    return Quality(weight, reason)

@@ -35,6 +35,7 @@ class Engagement:
     content_id: str | None = None
     topics: tuple[str, ...] = ()
     sentiment: float | None = None
+    quality_reason: str | None = None
 
     @classmethod
     def from_event(cls, event: dict[str, Any]) -> Engagement:
@@ -50,6 +51,7 @@ class Engagement:
             content_id=event.get("content_id"),
             topics=tuple(event.get("topics", ())),
             sentiment=event.get("sentiment"),
+            quality_reason=event.get("q_why"),
         )
 
 
@@ -101,20 +103,13 @@ def _rebased(state: UserState, t: int, params: Params) -> UserState:
             for e, s in state.engagers.items()
         },
         networks={n: (r * k, i * k) for n, (r, i) in state.networks.items()},
-        topics={
-            t_: TopicStat(s.interactions * k, s.engagers, s.contents)
-            for t_, s in state.topics.items()
-        },
+        topics={t_: TopicStat(s.interactions * k, s.engagers, s.contents) for t_, s in state.topics.items()},
     )
 
 
-def _remember(
-    seen: dict[str, int], event_id: str, ts: int, horizon: int, cap: int
-) -> dict[str, int]:
+def _remember(seen: dict[str, int], event_id: str, ts: int, horizon: int, cap: int) -> dict[str, int]:
     newest = max(ts, max(seen.values(), default=ts))
-    kept = (
-        {k: v for k, v in seen.items() if v >= newest - horizon} if len(seen) >= 64 else dict(seen)
-    )
+    kept = {k: v for k, v in seen.items() if v >= newest - horizon} if len(seen) >= 64 else dict(seen)
     kept[event_id] = ts
     if len(kept) > cap:
         kept = dict(sorted(kept.items(), key=lambda kv: kv[1])[-cap:])
@@ -171,8 +166,10 @@ def apply(state: UserState, e: Engagement, params: Params) -> Outcome:
         * tone
         * diminishing
     )
-    reach_target = e.quality * REACH_CAP.get(e.type, 1.0) * min(1.0, tone)
-    reach_gain = max(0.0, reach_target - reach_before)
+    # an engager's share of reach: their best engagement so far, but never more than their latest
+    # quality (a bot keeps full weight only until it is recognised); hostile tone counts squared
+    reach_target = e.quality * REACH_CAP.get(e.type, 1.0) * min(1.0, tone) ** 2
+    reach_gain = min(max(reach_before, reach_target), e.quality) - reach_before
     stat = EngagerStat(
         reach=(reach_before + reach_gain) * g,
         count=(prior.count if prior else 0.0) + g,
@@ -200,11 +197,10 @@ def apply(state: UserState, e: Engagement, params: Params) -> Outcome:
                 _add_capped(t_stat.contents, e.content_id, params.topic_track),
             )
     discounts = state.discounts
-    lost = params.type_weights.get(e.type, 1.0) * (1.0 - e.quality * tone * diminishing)
-    if lost > 0.5:
+    why = _discount(e, tone, diminishing)
+    if why is not None:
         discounts = dict(discounts)
-        key = "low_quality" if e.quality < 0.5 else ("negative" if tone < 0.5 else "repeat")
-        discounts[key] = discounts.get(key, 0) + 1
+        discounts[why] = discounts.get(why, 0) + 1
     new = state.with_(
         reach=state.reach + reach_gain * g,
         interactions=state.interactions + weight * g,
@@ -217,6 +213,41 @@ def apply(state: UserState, e: Engagement, params: Params) -> Outcome:
         **common,
     )
     return Outcome(new, True, "applied")
+
+
+def _discount(e: Engagement, tone: float, diminishing: float) -> str | None:
+    """Why this engagement counted for less than its face value, if it did (for explain)."""
+    if e.quality < 1.0 and e.quality_reason is not None:
+        return e.quality_reason
+    if e.quality < 0.5:
+        return "low_quality"
+    if tone < 0.5:
+        return "negative"
+    if diminishing < 0.5:
+        return "repeat"
+    return None
+
+
+#: What each discount means, for people reading /users/{id}/explain.
+DISCOUNT_TEXT = {
+    "automated": "engagements from suspected automated accounts (machine-like rates, or accounts "
+    "that never post) counted at reduced weight",
+    "reciprocal": "engagements from accounts this user engages back (pods, reciprocity rings) "
+    "counted at reduced weight",
+    "negative": "negative replies, comments or mentions counted at a quarter or less",
+    "repeat": "repeated engagements from the same fans counted with diminishing returns",
+    "self": "self-interactions ignored",
+    "low_quality": "engagements from low-quality accounts counted at reduced weight",
+}
+
+
+def discount_notes(discounts: dict[str, float]) -> list[str]:
+    """'312 engagements from suspected automated accounts ...', largest first."""
+    return [
+        f"{int(n)} {DISCOUNT_TEXT.get(why, why)}"
+        for why, n in sorted(discounts.items(), key=lambda kv: -kv[1])
+        if n > 0
+    ]
 
 
 def _add_capped(items: tuple[str, ...], item: str | None, cap: int) -> tuple[str, ...]:
@@ -279,8 +310,7 @@ def score(state: UserState, now: int, params: Params) -> Score:
             "score": round(curve(s.interactions * k, params.reach_x0, params.reach_ref), 2),
         }
         for t, s in state.topics.items()
-        if len(s.engagers) >= params.topic_min_engagers
-        and len(s.contents) >= params.topic_min_content
+        if len(s.engagers) >= params.topic_min_engagers and len(s.contents) >= params.topic_min_content
     ]
     topics.sort(key=lambda t: -float(t["score"]))
     return Score(
@@ -302,9 +332,7 @@ def score(state: UserState, now: int, params: Params) -> Score:
     )
 
 
-def record(
-    state: UserState, result: Score, now: int, reason: str | None, params: Params
-) -> UserState:
+def record(state: UserState, result: Score, now: int, reason: str | None, params: Params) -> UserState:
     """Remember the score: the daily history point (for trend), and why it moved (for explain)."""
     hour = now // HOUR_MS
     settled = state.settled if hour == state.hour else state.score

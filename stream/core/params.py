@@ -29,7 +29,7 @@ AMPLIFYING = frozenset({"retweet", "share", "quote"})
 #: Actions whose tone matters; `sentiment` is read only for these.
 TONED = frozenset({"reply", "comment", "mention"})
 #: How much a single engager can add to distinct reach per type (a follow is a weak signal).
-REACH_CAP = MappingProxyType({"follow": 0.1, "unfollow": 0.0})
+REACH_CAP = MappingProxyType({"follow": 0.0, "unfollow": 0.0})
 NETWORK_WEIGHTS: Mapping[str, float] = MappingProxyType(
     {"twitter": 1.0, "facebook": 1.0, "instagram": 1.0, "youtube": 1.1, "linkedin": 1.1}
 )
@@ -69,6 +69,21 @@ class Params:
     topic_min_engagers: int = 3
     topic_min_content: int = 2
     topic_track: int = 16
+    #: Behaviour of engagers (enrich stage). Quality is 1 up to these action rates, then
+    #: (limit / rate)^2: 120 actions a day keep 0.25 of their weight, 300 a day keep 0.04.
+    bot_day_rate: float = 60.0
+    bot_hour_rate: float = 30.0
+    #: The lifetime average rate is taken over at least this long (a binge of likes is not a bot).
+    rate_window_ms: int = 6 * 3_600_000
+    #: Accounts that never post but have acted this often look like engagement for hire.
+    lurker_actions: int = 200
+    lurker_weight: float = 0.2
+    #: A fresh account (younger than fresh_ms) that never posts and already acted this often.
+    fresh_ms: int = 2 * DAY_MS
+    fresh_actions: int = 50
+    fresh_weight: float = 0.3
+    #: Engaging someone who engages you back (pods, reciprocity rings) counts this much.
+    reciprocal_weight: float = 0.4
     history_days: int = 31
     reasons_kept: int = 5
     min_sentiment_factor: float = 0.05

@@ -24,7 +24,10 @@ def enrich(
     if not new:
         return current, None
     out = dict(event)
-    out["q"] = actor_core.quality(current, event, params)
+    weight, reason = actor_core.quality(current, event, own, params)
+    out["q"] = weight
+    if reason is not None:
+        out["q_why"] = reason
     out["actor_score"] = model.settled_score(own, event["ts"]) if own is not None else 1.0
     return current, out
 
@@ -82,4 +85,3 @@ def decay_user(
         return Scored(state, result, "unchanged", False)
     new = model.record(current, result, now, None, params).with_(emitted=result.score)
     return Scored(new, result, "applied", True)
-

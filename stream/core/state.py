@@ -85,9 +85,7 @@ def to_json(state: UserState) -> dict[str, Any]:
         "p": state.posts,
         "e": {k: [v.reach, v.count, v.weight, v.last_ts] for k, v in state.engagers.items()},
         "net": {k: list(v) for k, v in state.networks.items()},
-        "t": {
-            k: [v.interactions, list(v.engagers), list(v.contents)] for k, v in state.topics.items()
-        },
+        "t": {k: [v.interactions, list(v.engagers), list(v.contents)] for k, v in state.topics.items()},
         "s": state.seen,
         "h": [list(p) for p in state.history],
         "why": [[r.ts, r.delta, r.text] for r in state.reasons],
@@ -134,6 +132,12 @@ class ActorState:
     actions: int = 0
     posts: int = 0
     seen: dict[str, int] = field(default_factory=dict)
+    #: Tumbling buckets of actions (stream time): this day and the one before, this hour.
+    day: int = 0
+    today: int = 0
+    yesterday: int = 0
+    hour: int = 0
+    this_hour: int = 0
 
 
 def actor_to_json(state: ActorState) -> dict[str, Any]:
@@ -144,8 +148,22 @@ def actor_to_json(state: ActorState) -> dict[str, Any]:
         "n": state.actions,
         "p": state.posts,
         "s": state.seen,
+        "b": [state.day, state.today, state.yesterday, state.hour, state.this_hour],
     }
 
 
 def actor_from_json(data: dict[str, Any]) -> ActorState:
-    return ActorState(data["u"], data["f"], data["la"], data["n"], data["p"], dict(data["s"]))
+    b = data.get("b", [0, 0, 0, 0, 0])
+    return ActorState(
+        data["u"],
+        data["f"],
+        data["la"],
+        data["n"],
+        data["p"],
+        dict(data["s"]),
+        b[0],
+        b[1],
+        b[2],
+        b[3],
+        b[4],
+    )

@@ -38,6 +38,7 @@ def explain(rt: Runtime, user_id: str) -> dict[str, Any] | None:
         ],
         "reasons": [{"ts": r.ts, "delta": r.delta, "text": r.text} for r in reversed(state.reasons)],
         "discounts": state.discounts,
+        "discount_notes": model.discount_notes(state.discounts),
         "events_applied": state.events,
         "last_active": state.last_active,
     }
@@ -80,7 +81,14 @@ def register(app: faust.App, rt: Runtime) -> None:
             body = explain(rt, user_id)
             if body is None:
                 return self.json({"error": f"unknown user {user_id!r}"}, status=404)
-            for extra in ("top_engagers", "reasons", "discounts", "events_applied", "last_active"):
+            for extra in (
+                "top_engagers",
+                "reasons",
+                "discounts",
+                "discount_notes",
+                "events_applied",
+                "last_active",
+            ):
                 body.pop(extra)
             return self.json(body)
 

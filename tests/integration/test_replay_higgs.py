@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from stream.core.params import REACH_CAP
-from stream.producers.replay import SNAP_KINDS
+from stream.batch import rescore
+from stream.core.params import params_from
+from stream.producers.replay import records
 from tests.conftest import eventually
 from tests.integration.conftest import HIGGS, ROOT, reading, running_worker
 
@@ -18,20 +19,18 @@ LINES = 10_000
 
 
 @pytest.mark.skipif(not HIGGS.exists(), reason="../shared/data is not beside the project")
-async def test_replay_of_first_10k_higgs_lines_scores_every_target(
-    broker: str, tmp_path: Path
-) -> None:
+async def test_replay_of_first_10k_higgs_lines_scores_every_target(broker: str, tmp_path: Path) -> None:
     targets: set[str] = set()
-    # distinct engagers, each worth the strongest reach cap of their actions (a mention: 0.6)
-    engagers: dict[str, dict[str, float]] = {}
+    engagers: dict[str, set[str]] = {}
     with gzip.open(HIGGS, "rt") as f:
         for _, line in zip(range(LINES), f, strict=False):
-            actor, target, _, kind = line.split()
+            actor, target, _, _ = line.split()
             if actor != target:
                 targets.add(target)
-                cap = REACH_CAP.get(SNAP_KINDS[kind], 1.0)
-                mine = engagers.setdefault(target, {})
-                mine[actor] = max(mine.get(actor, 0.0), cap)
+                engagers.setdefault(target, set()).add(actor)
+    # the oracle: the batch reference over the same lines (same core, no Kafka)
+    params = params_from(30 * 86400, 7 * 86400)
+    batch = rescore((value for _, value in records(HIGGS, "snap", LINES)), params)
     with running_worker(tmp_path, "higgs") as worker:
         async with reading(worker.settings) as published:
             result = subprocess.run(
@@ -50,16 +49,15 @@ async def test_replay_of_first_10k_higgs_lines_scores_every_target(
             def missing() -> set[str]:
                 return targets - published.latest().keys()
 
-            await eventually(
-                lambda: not missing(), 120, f"scores for all {len(targets)} Higgs targets"
-            )
+            await eventually(lambda: not missing(), 120, f"scores for all {len(targets)} Higgs targets")
             assert not published.dlq, "no Higgs line was rejected"
             widest = max(targets, key=lambda u: len(engagers[u]))
             # updates are debounced (< 0.01 points is not re-emitted); the API has the live state
             status, star = worker.get(f"/users/{widest}")
     assert status == 200
-    # within 5%: the 1.6 days replayed decay early engagements by up to 3.6%
-    assert star["signals"]["engagers"] == pytest.approx(sum(engagers[widest].values()), rel=0.05)
+    expected = batch.scores(params)[widest]
+    assert star["signals"]["engagers"] == pytest.approx(expected.signals["engagers"], rel=0.01)
+    assert star["signals"]["engagers"] <= len(engagers[widest])
     latest = published.latest()
     single = [u for u in targets if len(engagers[u]) == 1]
     assert star["score"] > max(latest[u]["score"] for u in single)

@@ -83,9 +83,9 @@ def test_memory_of_ids_is_bounded() -> None:
 
 def test_quality_is_zero_for_self_interaction_and_one_otherwise() -> None:
     actor = ActorState("a")
-    assert quality(actor, ev(1, actor="a", target="a"), DEFAULT) == 0.0
-    assert quality(actor, ev(1, actor="a", target="b"), DEFAULT) == 1.0
-    assert quality(actor, ev(1, kind="post", actor="a", target=None), DEFAULT) == 0.0
+    assert quality(actor, ev(1, actor="a", target="a"), None, DEFAULT) == (0.0, "self")
+    assert quality(actor, ev(1, actor="a", target="b"), None, DEFAULT) == (1.0, None)
+    assert quality(actor, ev(1, kind="post", actor="a", target=None), None, DEFAULT).weight == 0.0
 
 
 @settings(max_examples=60, deadline=None, database=None)

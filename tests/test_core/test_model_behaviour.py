@@ -165,7 +165,7 @@ def test_follow_is_a_weak_signal_and_unfollow_none() -> None:
     follows = fold([eng(i, "follow", f"f{i}") for i in range(10)])
     retweets = fold([eng(i, "retweet", f"f{i}") for i in range(10)])
     unfollows = fold([eng(i, "unfollow", f"f{i}") for i in range(10)])
-    assert value(follows, "reach", T0) == pytest.approx(1.0)  # 0.1 each
+    assert value(follows, "reach", T0) == 0.0  # a follow buys no reach (bought followers)
     assert value(follows, "interactions", T0) < value(retweets, "interactions", T0) / 10
     assert score(unfollows, T0, DEFAULT).score == 1.0
 
