@@ -346,17 +346,11 @@ def dev(rate: float, users: int) -> None:
 def rescore(file: Path, fmt: str, limit: int | None, top_n: int, out: Path | None) -> None:
     """Batch reference: the same core over a file, no Kafka (compare with the stream)."""
     from stream.batch import rescore as run_batch
-    from stream.core.params import params_from
     from stream.pipeline.score import update_message
     from stream.producers.replay import records
 
     settings = load_settings()
-    params = params_from(
-        settings.decay_half_life,
-        settings.decay_grace,
-        settings.dedup_horizon,
-        settings.network_weight_overrides(),
-    )
+    params = settings.model_params()
     began = time.monotonic()
     run = run_batch(
         (value for _, value in records(file, fmt, limit)),
@@ -410,16 +404,10 @@ def evaluate() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def evaluate_higgs(path: Path, cuts: tuple[float, ...], limit: int | None, as_json: bool) -> None:
     """Does the score predict each user's distinct future engagers better than the baselines?"""
-    from stream.core.params import params_from
     from stream.evaluate.higgs import format_report, run_higgs
 
     settings = load_settings()
-    params = params_from(
-        settings.decay_half_life,
-        settings.decay_grace,
-        settings.dedup_horizon,
-        settings.network_weight_overrides(),
-    )
+    params = settings.model_params()
     report = run_higgs(path, list(cuts) or None, params, limit, True)
     click.echo(json.dumps(report.to_json(), indent=2) if as_json else format_report(report))
 

@@ -10,6 +10,8 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, BeforeValidator, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from stream.core.params import Params, params_from
+
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
 
@@ -71,6 +73,12 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("SWAY_NETWORK_WEIGHTS"),
         description="overrides, e.g. 'youtube=1.2,tiktok=0.8'; unknown networks weigh 1.0",
     )
+
+    def model_params(self) -> Params:
+        """The scoring core's parameters: built-in constants plus what the environment sets."""
+        return params_from(
+            self.decay_half_life, self.decay_grace, self.dedup_horizon, self.network_weight_overrides()
+        )
 
     def network_weight_overrides(self) -> dict[str, float]:
         """'youtube=1.2, tiktok=0.8' -> {'youtube': 1.2, 'tiktok': 0.8}; a malformed pair is an error."""

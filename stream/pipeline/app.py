@@ -9,7 +9,6 @@ import time
 import faust
 
 from stream.clock import StreamClock
-from stream.core.params import params_from
 from stream.pipeline import codecs, enrich, ingest, score, sweep, web
 from stream.pipeline.metrics import Metrics
 from stream.pipeline.runtime import Runtime
@@ -60,12 +59,7 @@ def create_app(settings: Settings | None = None) -> tuple[faust.App, Runtime]:
     topology = declare(app, settings)
     rt = Runtime(
         settings=settings,
-        params=params_from(
-            settings.decay_half_life,
-            settings.decay_grace,
-            settings.dedup_horizon,
-            settings.network_weight_overrides(),
-        ),
+        params=settings.model_params(),
         clock=StreamClock(time.time, max_future_ms=int(settings.max_future * 1000)),
         topology=topology,
         metrics=Metrics(),
