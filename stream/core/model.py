@@ -99,7 +99,7 @@ def _rebased(state: UserState, t: int, params: Params) -> UserState:
         network=state.network * k,
         posts=state.posts * k,
         engagers={
-            e: EngagerStat(s.reach * k, s.count * k, s.weight * k, s.last_ts)
+            e: EngagerStat(s.reach * k, s.count * k, s.weight * k, s.last_ts, s.amp * k, s.net * k, s.quality)
             for e, s in state.engagers.items()
         },
         networks={n: (r * k, i * k) for n, (r, i) in state.networks.items()},
@@ -170,17 +170,29 @@ def apply(state: UserState, e: Engagement, params: Params) -> Outcome:
     # quality (a bot keeps full weight only until it is recognised); hostile tone counts squared
     reach_target = e.quality * REACH_CAP.get(e.type, 1.0) * min(1.0, tone) ** 2
     reach_gain = min(max(reach_before, reach_target), e.quality) - reach_before
+    amp_add = weight * g if e.type in AMPLIFYING else 0.0
+    net_add = weight * (e.actor_score / 100.0) * g
+    # recognised late (a bot past its first actions, a pod member): what this engager added at a
+    # higher quality is scaled down to the quality it has now, so early actions buy nothing lasting
+    keep = e.quality / prior.quality if prior and 0.0 < e.quality < prior.quality else 1.0
+    if prior and e.quality <= 0.0 < prior.quality:
+        keep = 0.0
+    old_w, old_a, old_n = (prior.weight, prior.amp, prior.net) if prior else (0.0, 0.0, 0.0)
     stat = EngagerStat(
         reach=(reach_before + reach_gain) * g,
         count=(prior.count if prior else 0.0) + g,
-        weight=(prior.weight if prior else 0.0) + weight * g,
+        weight=old_w * keep + weight * g,
         last_ts=max(e.ts, prior.last_ts if prior else e.ts),
+        amp=old_a * keep + amp_add,
+        net=old_n * keep + net_add,
+        quality=min(prior.quality, e.quality) if prior else e.quality,
     )
+    cut_w, cut_a, cut_n = old_w * (1 - keep), old_a * (1 - keep), old_n * (1 - keep)
     engagers = dict(state.engagers)
     engagers[e.actor_id] = stat
     networks = dict(state.networks)
     net_reach, net_inter = networks.get(e.network, (0.0, 0.0))
-    networks[e.network] = (net_reach + reach_gain * g, net_inter + weight * g)
+    networks[e.network] = (net_reach + reach_gain * g, max(0.0, net_inter + weight * g - cut_w))
     topics = state.topics
     if e.topics:
         topics = dict(topics)
@@ -203,9 +215,9 @@ def apply(state: UserState, e: Engagement, params: Params) -> Outcome:
         discounts[why] = discounts.get(why, 0) + 1
     new = state.with_(
         reach=state.reach + reach_gain * g,
-        interactions=state.interactions + weight * g,
-        amplifying=state.amplifying + (weight * g if e.type in AMPLIFYING else 0.0),
-        network=state.network + weight * (e.actor_score / 100.0) * g,
+        interactions=max(0.0, state.interactions + weight * g - cut_w),
+        amplifying=max(0.0, state.amplifying + amp_add - cut_a),
+        network=max(0.0, state.network + net_add - cut_n),
         engagers=_bounded(engagers, params.max_engagers),
         networks=networks,
         topics=topics,

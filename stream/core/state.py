@@ -18,6 +18,11 @@ class EngagerStat:
     count: float
     weight: float  # decayed weighted contribution, for "top engagers" in explain
     last_ts: int
+    amp: float = 0.0  # the amplifying part of weight
+    net: float = 0.0  # the network-component contribution
+    #: The quality the stored contributions were counted at; when the engager is later
+    #: recognised as automated or part of a pod, their past contributions are scaled down to it.
+    quality: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +88,10 @@ def to_json(state: UserState) -> dict[str, Any]:
         "am": state.amplifying,
         "nw": state.network,
         "p": state.posts,
-        "e": {k: [v.reach, v.count, v.weight, v.last_ts] for k, v in state.engagers.items()},
+        "e": {
+            k: [v.reach, v.count, v.weight, v.last_ts, v.amp, v.net, v.quality]
+            for k, v in state.engagers.items()
+        },
         "net": {k: list(v) for k, v in state.networks.items()},
         "t": {k: [v.interactions, list(v.engagers), list(v.contents)] for k, v in state.topics.items()},
         "s": state.seen,
@@ -108,7 +116,7 @@ def from_json(data: dict[str, Any]) -> UserState:
         amplifying=data["am"],
         network=data["nw"],
         posts=data["p"],
-        engagers={k: EngagerStat(v[0], v[1], v[2], v[3]) for k, v in data["e"].items()},
+        engagers={k: EngagerStat(*v) for k, v in data["e"].items()},
         networks={k: (v[0], v[1]) for k, v in data["net"].items()},
         topics={k: TopicStat(v[0], tuple(v[1]), tuple(v[2])) for k, v in data["t"].items()},
         seen=dict(data["s"]),
