@@ -413,9 +413,17 @@ def evaluate_higgs(path: Path, cuts: tuple[float, ...], limit: int | None, as_js
 
 
 @evaluate.command("scenarios")
-def evaluate_scenarios() -> None:
-    """Adversarial worlds through the real pipeline (issue C; not built yet)."""
-    raise click.ClickException("sway evaluate scenarios is not built yet (issue C)")
+@click.option("--bots", type=int, default=300, show_default=True, help="Size of the bot farm (scenario 1).")
+@click.option("--quiet", is_flag=True, help="No progress messages on stderr.")
+def evaluate_scenarios(bots: int, quiet: bool) -> None:
+    """Adversarial worlds through one real worker: does each bound on gaming hold?"""
+    from stream.evaluate.scenarios import format_table, run_scenarios
+
+    def progress(message: str) -> None:
+        if not quiet:
+            click.echo(message, err=True)
+
+    click.echo(format_table(run_scenarios(load_settings(), progress, bots)))
 
 
 if __name__ == "__main__":
