@@ -285,6 +285,22 @@ def effective_time(state: UserState, now: int, params: Params) -> int:
     return now - params.grace_ms
 
 
+def bought_audience(state: UserState, params: Params) -> EngagerStat | None:
+    """The summed contributions of suspected engagers, when they are most of the audience."""
+    suspects = [s for s in state.engagers.values() if s.quality < params.suspect_quality]
+    if len(suspects) < params.bought_min_suspects or 2 * len(suspects) <= len(state.engagers):
+        return None
+    return EngagerStat(
+        reach=sum(s.reach for s in suspects),
+        count=sum(s.count for s in suspects),
+        weight=sum(s.weight for s in suspects),
+        last_ts=max(s.last_ts for s in suspects),
+        amp=sum(s.amp for s in suspects),
+        net=sum(s.net for s in suspects),
+        quality=0.0,
+    )
+
+
 def curve(x: float, x0: float, ref: float) -> float:
     """0 at 0, 100 at ref, logarithmic in between: each point costs more near the top."""
     if x <= 0:
@@ -301,6 +317,12 @@ def score(state: UserState, now: int, params: Params) -> Score:
     amp_x = state.amplifying * k
     net_x = state.network * k
     posts_x = state.posts * k
+    bought = bought_audience(state, params)
+    if bought is not None:  # an audience made mostly of suspected accounts counts for nothing
+        reach_x = max(0.0, reach_x - bought.reach * k)
+        inter_x = max(0.0, inter_x - bought.weight * k)
+        amp_x = max(0.0, amp_x - bought.amp * k)
+        net_x = max(0.0, net_x - bought.net * k)
     amp_rate = (amp_x + 0.1 * (inter_x - amp_x)) / (posts_x + params.prior_posts)
     reach = curve(reach_x, params.reach_x0, params.reach_ref)
     amplification = curve(amp_rate, params.amplification_x0, params.amplification_ref)

@@ -83,7 +83,12 @@ class Params:
     fresh_actions: int = 50
     fresh_weight: float = 0.3
     #: Engaging someone who engages you back (pods, reciprocity rings) counts this much.
-    reciprocal_weight: float = 0.4
+    reciprocal_weight: float = 0.25
+    #: An engager counted below this quality is a suspect; when suspects are most of a user's
+    #: audience (a bought audience), their contributions are dropped altogether.
+    suspect_quality: float = 0.5
+    #: ...and they number at least this many (one doubtful fan is not a bought audience).
+    bought_min_suspects: int = 10
     history_days: int = 31
     reasons_kept: int = 5
     min_sentiment_factor: float = 0.05

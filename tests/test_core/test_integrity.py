@@ -89,11 +89,8 @@ def test_reciprocal_engagement_counts_less_than_from_a_stranger() -> None:
     assert pod.users["b"].discounts.get("reciprocal") == 1
 
 
-def test_a_bot_farm_buys_a_fraction_of_its_size_in_reach() -> None:
-    """300 bots acting all day (120 actions each), a quarter of them on one client.
-
-    Not yet met (issue C): the bound "no higher than the population median"; 300 bots at ~0.07
-    each still add ~22 engagers' worth of reach."""
+def test_a_bot_farm_cannot_lift_its_client_above_a_few_real_fans() -> None:
+    """300 bots acting all day (120 actions each), a quarter of them on one client."""
     events = []
     for b in range(300):
         for i in range(120):
@@ -101,14 +98,27 @@ def test_a_bot_farm_buys_a_fraction_of_its_size_in_reach() -> None:
             events.append(ev(i, f"bot{b}", target, T0 + b * 13 + i * (DAY_MS // 120)))
     fans = [ev(i, f"fan{i}", "real", T0 + i * 60_000, "retweet") for i in range(10)]
     batch = run(events + fans)
-    client = batch.scores(DEFAULT)["client"]
-    # 300 distinct accounts engaged the client; recognised as automated, they count as < 10% of that
-    assert client.signals["engagers"] < 30
-    # and what they did before they were recognised is scaled down with them: 30 likes from each
-    # of 300 accounts would be ~1200 interactions at face value (with diminishing returns)
-    assert client.signals["interactions"] < 120
+    scores = batch.scores(DEFAULT)
+    client = scores["client"]
+    # an audience made mostly of suspected accounts counts for nothing
+    assert client.signals["engagers"] == 0 and client.signals["interactions"] == 0
+    assert client.score < scores["real"].score
     notes = model.discount_notes(batch.users["client"].discounts)
     assert notes and "automated" in notes[0]
+
+
+def test_a_few_suspects_among_real_fans_still_count_at_their_quality() -> None:
+    """The bought-audience rule needs suspects to be most of the audience, and many of them."""
+    bots = []
+    for b in range(12):
+        bots += [
+            ev(i, f"bot{b}", "popular" if i == 0 else f"x{i % 9}", T0 + b * 11 + i * (DAY_MS // 150))
+            for i in range(150)
+        ]
+    fans = [ev(i, f"fan{i}", "popular", T0 + i * 60_000, "retweet") for i in range(40)]
+    state = run(bots + fans).users["popular"]
+    assert model.bought_audience(state, DEFAULT) is None
+    assert model.score(state, T0 + DAY_MS, DEFAULT).signals["engagers"] > 40
 
 
 def test_bought_followers_do_not_buy_reach() -> None:
