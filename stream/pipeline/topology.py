@@ -52,16 +52,27 @@ def declare(app: faust.App, settings: Settings) -> Topology:
         scores=topic(SCORES, compacting=True),
         by_actor=topic(BY_ACTOR, retention=7 * 86400.0),
         by_target=topic(BY_TARGET, retention=7 * 86400.0),
-        users=app.Table(
-            "users",
-            default=None,
-            partitions=n,
-            schema=faust.Schema(key_serializer="sway_utf8", value_serializer="sway_user"),
-        ),
-        actors=app.Table(
-            "actors",
-            default=None,
-            partitions=n,
-            schema=faust.Schema(key_serializer="sway_utf8", value_serializer="sway_actor"),
-        ),
+        users=table(app, "users", n, "sway_user"),
+        actors=table(app, "actors", n, "sway_actor"),
     )
+
+
+def table(app: faust.App, name: str, partitions: int, value_codec: str) -> faust.types.TableT:
+    """A user-keyed table whose changelog is written *and recovered* with Sway's codecs.
+
+    Why the changelog topic is built here: a Faust Table ignores the serializers of a `schema`
+    and falls back to JSON unless its value type is a faust Record, so recovered values came back
+    as plain dicts after a restart (caught by tests/integration/test_restart.py)."""
+    changelog = app.topic(
+        f"{app.conf.id}-{name}-changelog",
+        key_serializer="sway_utf8",
+        value_serializer=value_codec,
+        partitions=partitions,
+        compacting=True,
+        acks=False,
+        internal=True,
+    )
+    t = app.Table(name, default=None, partitions=partitions, changelog_topic=changelog)
+    t.key_serializer = "sway_utf8"  # what send_changelog writes with
+    t.value_serializer = value_codec
+    return t
