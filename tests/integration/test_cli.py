@@ -28,7 +28,9 @@ def test_broker_start_is_idempotent(broker: str) -> None:
     assert first.returncode == 0, first.stderr
     assert "already running" in first.stdout
     status = sway("broker", "status")
-    assert "running" in status.stdout and "4." in status.stdout
+    assert status.stdout.startswith("running")
+    if "not managed" not in status.stdout:  # a broker this checkout started reports its version
+        assert "kafka=4." in status.stdout
 
 
 def test_a_remote_bootstrap_starts_nothing_locally() -> None:
