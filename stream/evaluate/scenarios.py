@@ -12,10 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 import random
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,6 +30,7 @@ from typing import Any
 import orjson
 
 from stream.batch import BatchRun
+from stream.local_worker import WorkerProcess, free_port, worker_env
 from stream.producers.simulate import World, WorldConfig
 from stream.settings import Settings, load_settings
 
@@ -256,73 +254,21 @@ def one_off_topic(rng: random.Random) -> Builder:
 # --- the pipeline ---------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+class Worker(WorkerProcess):
+    """A worker of a fresh deployment, plus what the scenarios read from it."""
 
-
-class Worker:
     def __init__(self, settings: Settings, tmp: Path) -> None:
-        self.port = _free_port()
-        self.log = tmp / "worker.log"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SWAY_")}
-        env.update(
-            KAFKA_BOOTSTRAP_SERVERS=settings.kafka_bootstrap_servers,
-            SWAY_TOPIC_PREFIX=f"sc{uuid.uuid4().hex[:10]}-",
-            SWAY_WEB_PORT=str(self.port),
-            SWAY_DATA_DIR=str(tmp / "data"),
-            SWAY_PARTITIONS="4",
-            PYTHONUNBUFFERED="1",
-        )
-        self.env = env
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "stream", "worker"],
-                env=self.env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                cwd=ROOT,
-            )
-
-    def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-
-    def tail(self, lines: int = 40) -> str:
-        with contextlib.suppress(OSError):
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-        return "(no log)"
+        port = free_port()
+        env = worker_env(f"sc{uuid.uuid4().hex[:10]}-", tmp / "data", port)
+        env["KAFKA_BOOTSTRAP_SERVERS"] = settings.kafka_bootstrap_servers
+        super().__init__(env, port, tmp / "worker.log")
 
     def _alive(self) -> None:
         if self.proc is not None and self.proc.poll() is not None:
             raise RuntimeError(f"worker exited {self.proc.returncode}:\n{self.tail()}")
 
     def get(self, path: str) -> tuple[int, bytes]:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=10) as r:
-                return r.status, r.read()
-        except urllib.error.HTTPError as exc:
-            return exc.code, exc.read()
-
-    def wait_healthy(self, timeout: float = 90.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            self._alive()
-            with contextlib.suppress(OSError):
-                if self.get("/health")[0] == 200:
-                    return
-            time.sleep(0.2)
-        raise RuntimeError(f"worker not healthy after {timeout:.0f}s:\n{self.tail()}")
+        return self.get_raw(path)
 
     def counters(self) -> dict[str, float]:
         _, body = self.get("/metrics")
