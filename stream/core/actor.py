@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, NamedTuple
 
+from stream.core.dedup import remember
 from stream.core.params import DAY_MS, HOUR_MS, Params
 from stream.core.state import ActorState, UserState
 
@@ -27,13 +28,7 @@ def observe(actor: ActorState, event: dict[str, Any], params: Params) -> tuple[A
     if event_id in actor.seen:
         return actor, False
     ts: int = event["ts"]
-    seen = dict(actor.seen)
-    seen[event_id] = ts
-    if len(seen) > 64:
-        newest = max(ts, actor.last_action)
-        seen = {k: v for k, v in seen.items() if v >= newest - params.dedup_horizon_ms}
-        if len(seen) > params.max_seen_ids:
-            seen = dict(sorted(seen.items(), key=lambda kv: kv[1])[-params.max_seen_ids :])
+    seen = remember(actor.seen, event_id, ts, params.dedup_horizon_ms, params.max_seen_ids)
     day, hour = ts // DAY_MS, ts // HOUR_MS
     if day > actor.day:  # tumbling day buckets: the current one and the one before
         today, yesterday = 1, (actor.today if day == actor.day + 1 else 0)

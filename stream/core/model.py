@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from stream.core.decay import growth, needs_rebase, shrink, too_old
+from stream.core.dedup import remember
 from stream.core.params import AMPLIFYING, DAY_MS, HOUR_MS, REACH_CAP, TONED, Params
 from stream.core.state import EngagerStat, Reason, TopicStat, UserState
 
@@ -107,15 +108,6 @@ def _rebased(state: UserState, t: int, params: Params) -> UserState:
     )
 
 
-def _remember(seen: dict[str, int], event_id: str, ts: int, horizon: int, cap: int) -> dict[str, int]:
-    newest = max(ts, max(seen.values(), default=ts))
-    kept = {k: v for k, v in seen.items() if v >= newest - horizon} if len(seen) >= 64 else dict(seen)
-    kept[event_id] = ts
-    if len(kept) > cap:
-        kept = dict(sorted(kept.items(), key=lambda kv: kv[1])[-cap:])
-    return kept
-
-
 def _bounded(engagers: dict[str, EngagerStat], cap: int) -> dict[str, EngagerStat]:
     """Forget the least engaged once a quarter over the cap (amortised: not a sort per event)."""
     if len(engagers) <= cap + cap // 4:
@@ -128,7 +120,7 @@ def apply(state: UserState, e: Engagement, params: Params) -> Outcome:
     """Fold one engagement (or the user's own post) into the state of its target."""
     if e.event_id in state.seen:
         return Outcome(state, False, "duplicate")
-    seen = _remember(state.seen, e.event_id, e.ts, params.dedup_horizon_ms, params.max_seen_ids)
+    seen = remember(state.seen, e.event_id, e.ts, params.dedup_horizon_ms, params.max_seen_ids)
     state = _rebased(state, e.ts, params)
     if too_old(e.ts, state.landmark, params.half_life_ms):
         return Outcome(state.with_(seen=seen), True, "applied")  # decayed to nothing already
