@@ -6,7 +6,7 @@ SWAY   := $(VENV)/bin/sway
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install dev test test-unit test-integration lint broker-start broker-stop lock clean
+.PHONY: install system-deps dev test test-unit test-integration lint broker-start broker-stop lock clean
 
 install: $(STAMP)  ## .venv with the sway CLI and pinned dependencies
 
@@ -17,15 +17,22 @@ $(STAMP): pyproject.toml requirements.lock
 	$(PY) -m pip install -q --no-deps -e .
 	touch $(STAMP)
 
+system-deps:  ## Debian packages the tests use (promtool and prometheus, chromium); a no-op when present
+	@if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null \
+	    || ! command -v chromium >/dev/null; then \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); export DEBIAN_FRONTEND=noninteractive; \
+	  $$SUDO apt-get update && $$SUDO apt-get install -y --no-install-recommends prometheus chromium; \
+	fi
+
 dev: install  ## broker + worker + simulated traffic + live leaderboard (Ctrl-C stops)
 	$(SWAY) dev
 
-test: install  ## everything: unit tests and integration tests against a real local broker
+test: install system-deps  ## everything: unit tests and integration tests against a real local broker
 	$(SWAY) broker start
 	$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	  if [ -n "$$CI" ]; then $(SWAY) broker stop; fi; exit $$rc
 
-test-unit: install
+test-unit: install system-deps
 	$(PY) -m pytest -m "not integration" $(PYTEST_ARGS)
 
 lint: install
