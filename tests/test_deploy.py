@@ -129,19 +129,17 @@ def test_prometheus_config_and_rules_load() -> None:
         assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_kubernetes_prometheus_config_loads() -> None:
+def test_kubernetes_prometheus_config_loads(tmp_path: Path) -> None:
     """Debian's promtool lacks Kubernetes discovery, so the relabelling is checked on static targets."""
     config = yaml.safe_load((PROM / "prometheus-kubernetes.yml").read_text())
     (job,) = config["scrape_configs"]
     assert job["job_name"] == "sway", "rules.yml selects job=sway"
     assert job.pop("kubernetes_sd_configs") == [{"role": "pod"}]
     job["static_configs"] = [{"targets": []}]
-    with_static = PROM / ".k8s-promtool-check.yml"  # beside rules.yml, which it loads
-    try:
-        with_static.write_text(yaml.safe_dump(config))
-        result = promtool("check", "config", str(with_static))
-    finally:
-        with_static.unlink(missing_ok=True)
+    config["rule_files"] = [str(PROM / f) for f in config["rule_files"]]
+    with_static = tmp_path / "prometheus-static.yml"
+    with_static.write_text(yaml.safe_dump(config))
+    result = promtool("check", "config", str(with_static))
     assert result.returncode == 0, result.stdout + result.stderr
     # it keeps exactly the pods the StatefulSet labels and annotates
     pod = next(d for d in load_yaml_docs(K8S / "statefulset.yaml"))["spec"]["template"]["metadata"]
