@@ -1,0 +1,132 @@
+"""What operators watch: readiness (for /health and `sway_ready`), Faust's own Prometheus sensor,
+and the gauges refreshed on a timer (table sizes, consumer lag, stream time)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import faust
+from aiokafka.admin import AIOKafkaAdminClient
+from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
+
+from stream.kafka import client_options
+from stream.pipeline.runtime import Runtime
+from stream.pipeline.sweep import resume_clock
+
+log = logging.getLogger(__name__)
+
+#: How often gauges and broker reachability are refreshed.
+REFRESH_SECONDS = 2.0
+#: A broker that has not answered a metadata request for this long is reported unreachable.
+BROKER_STALE_SECONDS = 10.0
+
+
+@dataclass
+class Readiness:
+    """The last time the broker answered, and whether this worker can serve its partitions."""
+
+    broker_ok_at: float = 0.0
+
+    def broker_reachable(self) -> bool:
+        return time.monotonic() - self.broker_ok_at < BROKER_STALE_SECONDS
+
+    def report(self, app: faust.App, rt: Runtime) -> dict[str, Any]:
+        assigned = sorted(
+            tp.partition
+            for tp in app.assignor.assigned_actives()
+            if tp.topic == rt.topology.by_target.get_topic_name()
+        )
+        checks = {
+            "broker_reachable": self.broker_reachable(),
+            "partitions_assigned": bool(app.consumer is not None and app.consumer.assignment()),
+            "recovery_done": not app.rebalancing and not app.in_recovery,
+        }
+        return {
+            "status": "ok" if all(checks.values()) else "starting",
+            "ready": all(checks.values()),
+            "checks": checks,
+            "partitions": assigned,
+            "stream_time": rt.clock.now() if rt.clock.started else None,
+        }
+
+
+def _input_topics(rt: Runtime) -> set[str]:
+    topo = rt.topology
+    return {t.get_topic_name() for t in (topo.interactions, topo.by_actor, topo.by_target)}
+
+
+def _lag(app: faust.App, rt: Runtime) -> dict[tuple[str, int], int]:
+    """Records behind the end of each assigned input partition (what this worker still owes)."""
+    consumer = app.consumer
+    if consumer is None:
+        return {}
+    wanted = _input_topics(rt)
+    # the offset of the last record handed to an agent; Faust keeps it privately
+    read: dict[Any, int | None] = getattr(consumer, "_read_offset", {})
+    out: dict[tuple[str, int], int] = {}
+    for tp in consumer.assignment():
+        if tp.topic not in wanted:
+            continue
+        try:
+            end = consumer.highwater(tp)
+        except Exception:  # noqa: BLE001 - no fetch yet for this partition
+            continue
+        if end is None:
+            continue
+        done = read.get(tp)
+        out[(tp.topic, tp.partition)] = max(0, end - (done + 1 if done is not None else 0))
+    return out
+
+
+def register(app: faust.App, rt: Runtime) -> Readiness:
+    readiness = Readiness()
+    metrics = rt.metrics
+    app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(metrics.registry, "faust"))
+
+    @app.task
+    async def watch_broker() -> None:
+        """Ask the cluster for its metadata every few seconds: the broker-reachable check."""
+        admin = AIOKafkaAdminClient(**client_options(rt.settings), request_timeout_ms=5000)
+        started = False
+        try:
+            while True:
+                try:
+                    if not started:
+                        await asyncio.wait_for(admin.start(), 5)
+                        started = True
+                    await asyncio.wait_for(admin.describe_cluster(), 5)
+                    readiness.broker_ok_at = time.monotonic()
+                except Exception:  # noqa: BLE001 - unreachable for now: /health says so; retry
+                    pass
+                await asyncio.sleep(REFRESH_SECONDS)
+        finally:
+            if started:
+                await admin.close()
+
+    @app.timer(interval=REFRESH_SECONDS, name="sway.gauges", on_leader=False)
+    async def gauges() -> None:
+        try:
+            refresh()
+        except Exception:  # a gauge must never take a worker down (a crashed timer crashes the app)
+            log.exception("refreshing gauges failed; retrying in %.0fs", REFRESH_SECONDS)
+
+    def refresh() -> None:
+        topo = rt.topology
+        if not (app.rebalancing or app.in_recovery):
+            resume_clock(rt)
+        metrics.ready.set(1 if readiness.report(app, rt)["ready"] else 0)
+        metrics.users.set(len(topo.users))
+        metrics.actors.set(len(topo.actors))
+        metrics.erased.set(len(topo.erased))
+        if rt.clock.started:
+            metrics.stream_time.set(rt.clock.now() / 1000)
+        lag = _lag(app, rt)
+        metrics.lag.clear()  # partitions revoked since the last refresh disappear
+        for (topic, partition), behind in lag.items():
+            metrics.lag.labels(topic, str(partition)).set(behind)
+
+    return readiness
