@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -275,48 +276,61 @@ def _wait_healthy(port: int, deadline: float) -> bool:
     return False
 
 
+def _dev_board(url: str, limit: int = 15) -> tuple[int, str]:
+    """The merged leaderboard from a worker's HTTP API, as text (0 users while it starts)."""
+    try:
+        with urllib.request.urlopen(f"{url}/leaderboard?limit={limit}", timeout=5) as r:
+            rows = loads(r.read())["users"]
+    except (urllib.error.URLError, OSError, KeyError):
+        return 0, "(waiting for the leaderboard…)"
+    lines = [f"{'#':>3}  {'user':<20} {'score':>6}  {'d1':>6}"]
+    for row in rows:
+        user, d1 = str(row["user_id"])[:20], row["trend"]["d1"]
+        lines.append(f"{row['rank']:>3}  {user:<20} {row['score']:>6.2f}  {d1:>+6.2f}")
+    return len(rows), "\n".join(lines)
+
+
 @main.command()
 @click.option("--rate", type=float, default=200.0, show_default=True, help="Simulated events per second.")
 @click.option("--users", type=int, default=2000, show_default=True)
-def dev(rate: float, users: int) -> None:
-    """Everything on this machine: broker, worker, simulated traffic, live leaderboard. Ctrl-C stops it."""
+@click.option("--workers", "n_workers", type=int, default=1, show_default=True, help="Workers to run.")
+@click.option("--keep-broker", is_flag=True, help="Leave the broker running on exit.")
+def dev(rate: float, users: int, n_workers: int, keep_broker: bool) -> None:
+    """Everything on this machine: broker, worker(s), simulated traffic, the dashboard. Ctrl-C stops it."""
     settings = load_settings()
-    if settings.bootstrap_is_local_default:
-        click.echo(f"kafka {kafka_version()}: {LocalBroker().start()}")
+    local = LocalBroker() if settings.bootstrap_is_local_default else None
+    started_broker = False
+    if local is not None:
+        started_broker = local.pid() is None
+        click.echo(f"kafka {kafka_version()}: {local.start()}")
     sway = [sys.executable, "-m", "stream"]
     logs = settings.data_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     children: list[subprocess.Popen[bytes]] = []
+    ports = [settings.web_port + i for i in range(n_workers)]
     try:
-        worker_log = (logs / "worker.log").open("ab")
-        children.append(subprocess.Popen([*sway, "worker"], stdout=worker_log, stderr=subprocess.STDOUT))
-        if not _wait_healthy(settings.web_port, time.monotonic() + 90):
-            raise click.ClickException(f"the worker did not become healthy; see {logs / 'worker.log'}")
-        sim_log = (logs / "simulate.log").open("ab")
-        children.append(
-            subprocess.Popen(
-                [
-                    *sway,
-                    "simulate",
-                    "--live",
-                    "--quiet",
-                    "--rate",
-                    str(rate),
-                    "--users",
-                    str(users),
-                ],
-                stdout=sim_log,
-                stderr=subprocess.STDOUT,
+        for i, port in enumerate(ports):
+            log = (logs / f"worker-{i + 1}.log").open("ab")
+            env = {**os.environ, "SWAY_WEB_PORT": str(port)}
+            children.append(
+                subprocess.Popen([*sway, "worker"], stdout=log, stderr=subprocess.STDOUT, env=env)
             )
-        )
-        url = f"http://localhost:{settings.web_port}"
+        for i, port in enumerate(ports):
+            if not _wait_healthy(port, time.monotonic() + 120):
+                raise click.ClickException(f"worker {i + 1} is not healthy; see {logs}/worker-{i + 1}.log")
+        sim_log = (logs / "simulate.log").open("ab")
+        simulate = [*sway, "simulate", "--live", "--quiet", "--rate", str(rate), "--users", str(users)]
+        children.append(subprocess.Popen(simulate, stdout=sim_log, stderr=subprocess.STDOUT))
+        url = f"http://localhost:{ports[0]}"
         while True:
-            latest = asyncio.run(_latest_scores(timeout=10))
+            n, board = _dev_board(url)
             click.clear()
-            click.echo(f"Sway dev — worker {url} (health: {url}/health, metrics: {url}/metrics)")
-            click.echo(f"simulated traffic at {rate:.0f} ev/s; logs in {logs}; Ctrl-C stops everything\n")
-            click.echo(f"{len(latest)} users scored — {time.strftime('%H:%M:%S')}")
-            click.echo(_leaderboard(latest, 15))
+            click.secho(f"Sway dev — dashboard: {url}/", bold=True)
+            click.echo(f"API: {url}/leaderboard  {url}/users/<id>  {url}/health  {url}/metrics")
+            click.echo(f"{n_workers} worker(s) on ports {', '.join(map(str, ports))}; simulated traffic at "
+                       f"{rate:.0f} ev/s; logs in {logs}. Ctrl-C stops everything.\n")
+            click.echo(f"top {n} — {time.strftime('%H:%M:%S')}")
+            click.echo(board)
             time.sleep(2)
     except KeyboardInterrupt:
         click.echo("\nstopping…")
@@ -329,7 +343,9 @@ def dev(rate: float, users: int) -> None:
                 child.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 child.kill()
-        click.echo("stopped worker and traffic (the broker keeps running: `sway broker stop`)")
+        click.echo("stopped worker(s) and traffic")
+        if local is not None and started_broker and not keep_broker:
+            click.echo(local.stop())
 
 
 @main.command()

@@ -84,8 +84,15 @@ class WorkerProcess:
         return "(no log)"
 
     def get_raw(self, path: str, timeout: float = 10.0) -> tuple[int, bytes]:
+        return self.request("GET", path, timeout=timeout)
+
+    def request(
+        self, method: str, path: str, headers: dict[str, str] | None = None, timeout: float = 10.0
+    ) -> tuple[int, bytes]:
+        """Status and body of one HTTP request (an error status is returned, not raised)."""
+        req = urllib.request.Request(self.url + path, method=method, headers=headers or {})
         try:
-            with urllib.request.urlopen(self.url + path, timeout=timeout) as r:
+            with urllib.request.urlopen(req, timeout=timeout) as r:
                 return r.status, r.read()
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read()

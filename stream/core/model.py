@@ -293,6 +293,71 @@ def bought_audience(state: UserState, params: Params) -> EngagerStat | None:
     )
 
 
+def network_score(state: UserState, network: str, k: float, params: Params) -> float:
+    """The per-network breakdown (0-100): reach and interactions on that network alone.
+
+    `k` is the decay factor at read time (shrink(at, landmark)); 0.0 for an unseen network."""
+    r, i = state.networks.get(network, (0.0, 0.0))
+    return round(
+        0.6 * curve(r * k, params.reach_x0, params.reach_ref)
+        + 0.4 * curve(i * k, params.network_x0, params.network_ref),
+        2,
+    )
+
+
+def has_evidence(topic: TopicStat, params: Params) -> bool:
+    """A topic is listed only with several distinct engagers on several posts."""
+    return (
+        len(topic.engagers) >= params.topic_min_engagers
+        and len(topic.contents) >= params.topic_min_content
+    )
+
+
+def topic_score(state: UserState, topic: str, k: float, params: Params) -> float | None:
+    """The user's score on one topic (0-100), or None without enough evidence."""
+    stat = state.topics.get(topic)
+    if stat is None or not has_evidence(stat, params):
+        return None
+    return round(curve(stat.interactions * k, params.reach_x0, params.reach_ref), 2)
+
+
+def read_factor(state: UserState, now: int, params: Params) -> float:
+    """The decay factor to read stored values with at stream time `now` (grace applied)."""
+    return shrink(effective_time(state, now, params), state.landmark, params.half_life_ms)
+
+
+def forget(state: UserState, engager_id: str) -> UserState | None:
+    """The state without anything an erased engager contributed (None if they never engaged).
+
+    Totals lose exactly the engager's stored share. The per-network and per-topic breakdowns do
+    not keep per-engager parts, so they lose the same fraction of their totals, and the engager
+    is dropped from topic evidence and from the reasons explain shows."""
+    stat = state.engagers.get(engager_id)
+    if stat is None:
+        return None
+    engagers = {e: s for e, s in state.engagers.items() if e != engager_id}
+    reach_left = 1.0 - stat.reach / state.reach if state.reach > 0 else 1.0
+    inter_left = 1.0 - stat.weight / state.interactions if state.interactions > 0 else 1.0
+    reach_left, inter_left = max(0.0, reach_left), max(0.0, inter_left)
+    return state.with_(
+        reach=max(0.0, state.reach - stat.reach),
+        interactions=max(0.0, state.interactions - stat.weight),
+        amplifying=max(0.0, state.amplifying - stat.amp),
+        network=max(0.0, state.network - stat.net),
+        engagers=engagers,
+        reasons=tuple(r for r in state.reasons if f" by {engager_id} on " not in r.text),
+        networks={n: (r * reach_left, i * inter_left) for n, (r, i) in state.networks.items()},
+        topics={
+            t: TopicStat(
+                s.interactions * inter_left,
+                tuple(e for e in s.engagers if e != engager_id),
+                s.contents,
+            )
+            for t, s in state.topics.items()
+        },
+    )
+
+
 def curve(x: float, x0: float, ref: float) -> float:
     """0 at 0, 100 at ref, logarithmic in between: each point costs more near the top."""
     if x <= 0:
@@ -322,21 +387,11 @@ def score(state: UserState, now: int, params: Params) -> Score:
     total = 1.0 + 0.99 * (
         params.w_reach * reach + params.w_amplification * amplification + params.w_network * network
     )
-    networks = {
-        n: round(
-            0.6 * curve(r * k, params.reach_x0, params.reach_ref)
-            + 0.4 * curve(i * k, params.network_x0, params.network_ref),
-            2,
-        )
-        for n, (r, i) in state.networks.items()
-    }
+    networks = {n: network_score(state, n, k, params) for n in state.networks}
     topics: list[dict[str, Any]] = [
-        {
-            "topic": t,
-            "score": round(curve(s.interactions * k, params.reach_x0, params.reach_ref), 2),
-        }
+        {"topic": t, "score": round(curve(s.interactions * k, params.reach_x0, params.reach_ref), 2)}
         for t, s in state.topics.items()
-        if len(s.engagers) >= params.topic_min_engagers and len(s.contents) >= params.topic_min_content
+        if has_evidence(s, params)
     ]
     topics.sort(key=lambda t: -float(t["score"]))
     return Score(

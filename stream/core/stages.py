@@ -85,3 +85,23 @@ def decay_user(
         return Scored(state, result, "unchanged", False)
     new = model.record(current, result, now, None, params).with_(emitted=result.score)
     return Scored(new, result, "applied", True)
+
+
+#: The reason explain shows when an erased account's engagement is removed (without their id).
+ERASED_REASON = "engagement by an erased account removed"
+
+
+def forget_engager(
+    state: UserState, engager_id: str, now: int, last_action: int | None, params: Params, min_delta: float
+) -> Scored | None:
+    """Remove an erased account's engagement from a user and re-score (None: nothing to remove)."""
+    forgotten = model.forget(state, engager_id)
+    if forgotten is None:
+        return None
+    current = forgotten if last_action is None else model.touch(forgotten, last_action)
+    result = model.score(current, now, params)
+    new = model.record(current, result, now, ERASED_REASON, params)
+    emit = state.emitted != 0.0 and abs(result.score - new.emitted) >= min_delta
+    if emit:
+        new = new.with_(emitted=result.score)
+    return Scored(new, result, "applied", emit)

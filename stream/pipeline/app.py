@@ -9,7 +9,8 @@ import time
 import faust
 
 from stream.clock import StreamClock
-from stream.pipeline import codecs, enrich, ingest, score, sweep, web
+from stream.pipeline import codecs, enrich, ingest, observe, score, sweep, web
+from stream.pipeline.feed import ScoreFeed
 from stream.pipeline.metrics import Metrics
 from stream.pipeline.runtime import Runtime
 from stream.pipeline.topology import declare
@@ -64,8 +65,12 @@ def create_app(settings: Settings | None = None) -> tuple[faust.App, Runtime]:
         topology=topology,
         metrics=Metrics(),
     )
-    for stage in (ingest, enrich, score, sweep, web):
+    for stage in (ingest, enrich, score, sweep):
         stage.register(app, rt)
+    readiness = observe.register(app, rt)
+    feed = ScoreFeed(settings)
+    web.register(app, rt, readiness, feed)
+    app.task(feed.run)
 
     @app.task
     async def declare_outputs() -> None:

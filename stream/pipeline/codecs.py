@@ -36,7 +36,18 @@ class ActorStateCodec(codecs.Codec):
         return actor_from_json(loads(s))
 
 
+class JsonCodec(codecs.Codec):
+    """Plain JSON values (the erased table's erase times)."""
+
+    def _dumps(self, obj: Any) -> bytes:
+        return dumps(obj)
+
+    def _loads(self, s: bytes) -> Any:
+        return loads(s)
+
+
 def register() -> None:
+    codecs.register("sway_json", JsonCodec())
     codecs.register("sway_utf8", Utf8())
     codecs.register("sway_user", UserStateCodec())
     codecs.register("sway_actor", ActorStateCodec())

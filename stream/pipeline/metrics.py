@@ -45,15 +45,36 @@ class Metrics:
         )
         self.latency = Histogram(
             "sway_event_to_score_seconds",
-            "Processing time from reading an event at ingest to emitting its score",
-            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            "From event to its score update: clock=processing from reading it at ingest, "
+            "clock=event from its own event time (includes producer delay; large for replays)",
+            ["clock"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 60, 600, 3600),
             registry=r,
         )
+        self.erasures = Counter(
+            "sway_erasures", "Users erased (DELETE /users/{id}) on this worker", registry=r
+        )
+        self.lag = Gauge(
+            "sway_consumer_lag",
+            "Records not yet processed, per input topic partition assigned to this worker",
+            ["topic", "partition"],
+            registry=r,
+        )
+        self.ready = Gauge(
+            "sway_ready",
+            "1 when the broker is reachable, partitions are assigned and recovery is done",
+            registry=r,
+        )
+        self.erased = Gauge("sway_users_erased", "Erased user ids remembered on this worker", registry=r)
         self.users = Gauge("sway_users_scored", "Users with a score on this worker", registry=r)
         self.actors = Gauge("sway_actors_tracked", "Actors tracked on this worker", registry=r)
         self.stream_time = Gauge(
             "sway_stream_time_seconds", "Stream time of this worker (epoch seconds)", registry=r
         )
+
+    def observe_latency(self, processing_ms: int, event_ms: int) -> None:
+        self.latency.labels("processing").observe(max(0, processing_ms) / 1000)
+        self.latency.labels("event").observe(max(0, event_ms) / 1000)
 
 
 def reason_kind(reason: str) -> str:

@@ -11,6 +11,7 @@ from stream.codec import dumps, loads
 from stream.core import model, stages
 from stream.core.state import UserState
 from stream.pipeline.runtime import Runtime
+from stream.pipeline.topology import partition_of
 
 
 def update_message(
@@ -56,7 +57,7 @@ async def publish(rt: Runtime, scored: stages.Scored, cause: str, now: int) -> N
 
 def register(app: faust.App, rt: Runtime) -> None:
     topo, metrics, params = rt.topology, rt.metrics, rt.params
-    users = topo.users
+    users, erased = topo.users, topo.erased
     min_delta = rt.settings.emit_min_delta
 
     async def decay(user_id: str, now: int) -> None:
@@ -70,14 +71,55 @@ def register(app: faust.App, rt: Runtime) -> None:
             users[user_id] = scored.state
             await publish(rt, scored, "decay", now)
 
+    async def erase(request: dict[str, Any]) -> None:
+        """Step 2 of an erasure: drop the user's state, tombstone their score, and ask every
+        partition to remove what they contributed to others (step 3, `forget`)."""
+        user_id: str = request["erase"]
+        if users.get(user_id) is not None:
+            del users[user_id]
+        await topo.scores.send(key=user_id.encode(), value=None)
+        metrics.erasures.inc()
+        forget_request = dumps({"forget": user_id, "at": request["at"]})
+        for partition in range(rt.settings.partitions):
+            await topo.by_target.send(key=user_id.encode(), value=forget_request, partition=partition)
+
+    async def forget(request: dict[str, Any], partition: int) -> None:
+        """Step 3: on this partition, remove an erased account's engagement from every user."""
+        engager: str = request["forget"]
+        now = max(request["at"], rt.clock.now())
+        for user_id, state in list(users.items()):
+            if state is None or engager not in state.engagers:
+                continue
+            if partition_of(user_id, rt.settings.partitions) != partition:
+                continue  # another partition's message handles it (changelog writes go here)
+            scored = stages.forget_engager(state, engager, now, last_action(rt, user_id), params, min_delta)
+            if scored is None:
+                continue
+            users[user_id] = scored.state
+            if scored.emit:
+                await publish(rt, scored, "erase", now)
+
     @app.agent(topo.by_target, name="sway.score")
     async def score(stream: faust.StreamT[bytes]) -> None:
         async for raw in stream:
             event = loads(raw)
+            # control records (sweep, erase, forget) come from Sway itself: ingest rebuilds every
+            # event from the contract's fields, so no producer can send one
             if "sweep" in event:
                 await decay(event["user_id"], event["sweep"])
                 continue
+            if "erase" in event:
+                await erase(event)
+                continue
+            if "forget" in event:
+                current = stream.current_event
+                assert current is not None
+                await forget(event, current.message.partition)
+                continue
             user_id = stages.target_of(event)
+            if erased.get(user_id) is not None:
+                metrics.discounted.labels("erased").inc()
+                continue
             now = rt.clock.observe(event["ts"])
             scored = stages.score_event(
                 users.get(user_id), event, now, last_action(rt, user_id), params, min_delta
@@ -91,4 +133,4 @@ def register(app: faust.App, rt: Runtime) -> None:
             if scored.emit:
                 await publish(rt, scored, "event", now)
                 if "in_ms" in event:
-                    metrics.latency.observe(max(0, rt.wall_ms() - event["in_ms"]) / 1000)
+                    metrics.observe_latency(rt.wall_ms() - event["in_ms"], rt.wall_ms() - event["ts"])

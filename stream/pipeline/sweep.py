@@ -9,28 +9,32 @@ the score agent applies it in order with that user's events (see score.py).
 from __future__ import annotations
 
 import faust
-from aiokafka.partitioner import murmur2
 
 from stream.codec import dumps
 from stream.core import stages
 from stream.core.state import UserState
 from stream.pipeline.runtime import Runtime
 from stream.pipeline.score import last_action
+from stream.pipeline.topology import partition_of
 
 
-def partition_of(user_id: str, partitions: int) -> int:
-    """The partition the producer's default partitioner picks for this key (Java-compatible)."""
-    return (murmur2(user_id.encode()) & 0x7FFFFFFF) % partitions
+def resume_clock(rt: Runtime) -> bool:
+    """After a restart, resume stream time from the recovered state, not from wall time (which
+    would age a replayed history by years). False while there is nothing to resume from."""
+    if rt.clock.started:
+        return True
+    latest = max((s.as_of for s in rt.topology.users.values() if s is not None), default=None)
+    if latest is None:
+        return False
+    rt.clock.seed(latest)
+    return True
 
 
 def decayed_users(rt: Runtime, active: set[int] | None) -> tuple[int, list[str]]:
     """Stream time now, and the idle users (past grace) whose score moved since last emitted."""
     users, params = rt.topology.users, rt.params
-    if not rt.clock.started:
-        latest = max((s.as_of for s in users.values() if s is not None), default=None)
-        if latest is None:
-            return 0, []
-        rt.clock.seed(latest)  # after a restart: resume from recovered state, not wall time
+    if not resume_clock(rt):
+        return 0, []
     now = rt.clock.now()
     moved: list[str] = []
     for user_id, state in list(users.items()):
@@ -54,9 +58,6 @@ def register(app: faust.App, rt: Runtime) -> None:
         name = by_target.get_topic_name()
         active = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == name}
         now, moved = decayed_users(rt, None if len(active) == rt.settings.partitions else active)
-        rt.metrics.stream_time.set(now / 1000)
-        rt.metrics.users.set(len(rt.topology.users))
-        rt.metrics.actors.set(len(rt.topology.actors))
         for user_id in moved:
             await by_target.send(
                 key=user_id.encode(), value=dumps({"sweep": now, "user_id": user_id})

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import faust
+from aiokafka.partitioner import murmur2
 
 from stream.settings import Settings
 
@@ -26,6 +27,8 @@ class Topology:
     by_target: faust.TopicT
     users: faust.types.TableT
     actors: faust.types.TableT
+    #: user id -> stream time of their erasure: events by or to them are ignored from then on
+    erased: faust.types.TableT
 
     @property
     def outputs(self) -> list[faust.TopicT]:
@@ -54,7 +57,13 @@ def declare(app: faust.App, settings: Settings) -> Topology:
         by_target=topic(BY_TARGET, retention=7 * 86400.0),
         users=table(app, "users", n, "sway_user"),
         actors=table(app, "actors", n, "sway_actor"),
+        erased=table(app, "erased", n, "sway_json"),
     )
+
+
+def partition_of(user_id: str, partitions: int) -> int:
+    """The partition the producer's default partitioner picks for this key (Java-compatible)."""
+    return (murmur2(user_id.encode()) & 0x7FFFFFFF) % partitions
 
 
 def table(app: faust.App, name: str, partitions: int, value_codec: str) -> faust.types.TableT:

@@ -1,26 +1,51 @@
-"""HTTP views of a worker: health, a user's score and explanation, metrics."""
+"""The HTTP API of every worker (CONTRACT.md): scores, explanations, history, the leaderboard,
+erasure, health, metrics, and the dashboard with its live feed.
+
+A request about one user is answered by the worker that owns the user's partition (Faust table
+routing forwards it there); the leaderboard asks every worker for its own top N and merges.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import hmac
+import time
+from collections.abc import Awaitable, Callable
+from importlib import resources
 from typing import Any
 
+import aiohttp
 import faust
+from aiohttp import web as aioweb
 from faust.web import Request, Response, View
 from prometheus_client import generate_latest
 
-from stream.core import model
+from stream.codec import dumps
+from stream.core import board, model
 from stream.core.decay import shrink
+from stream.core.params import DAY_MS
+from stream.pipeline.feed import ScoreFeed
+from stream.pipeline.observe import Readiness
 from stream.pipeline.runtime import Runtime
 from stream.pipeline.score import update_message, with_activity
+from stream.pipeline.sweep import resume_clock
 
 #: The Prometheus text format (prometheus_client's CONTENT_TYPE_LATEST without "; charset").
 PROMETHEUS_TEXT = "text/plain; version=0.0.4"
+#: How long DELETE waits for the erasure to be applied before answering 202 instead of 200.
+ERASE_WAIT_SECONDS = 10.0
+#: How long the leaderboard waits for another worker's part.
+PEER_TIMEOUT_SECONDS = 5.0
+#: Server-sent events: a comment line this often keeps proxies from closing an idle stream.
+KEEPALIVE_SECONDS = 15.0
 
 
 def explain(rt: Runtime, user_id: str) -> dict[str, Any] | None:
     state = rt.topology.users.get(user_id)
     if state is None:
         return None
+    resume_clock(rt)
     state = with_activity(state, rt)
     now = rt.clock.now()
     result = model.score(state, now, rt.params)
@@ -44,29 +69,82 @@ def explain(rt: Runtime, user_id: str) -> dict[str, Any] | None:
     }
 
 
-def register(app: faust.App, rt: Runtime) -> None:
-    users = rt.topology.users
+EXPLAIN_ONLY = ("top_engagers", "reasons", "discounts", "discount_notes", "events_applied", "last_active")
+
+
+def history(rt: Runtime, user_id: str) -> dict[str, Any] | None:
+    """Daily points (the score as each stream-time day closed, or now for today)."""
+    state = rt.topology.users.get(user_id)
+    if state is None:
+        return None
+    resume_clock(rt)
+    now = rt.clock.now()
+    return {
+        "user_id": user_id,
+        "points": [
+            {"day": _day(day), "ts": day * DAY_MS, "score": s} for day, s in state.history
+        ],
+        "trend": model.trend(state, now),
+        "event_ts": now,
+    }
+
+
+def _day(day: int) -> str:
+    return time.strftime("%Y-%m-%d", time.gmtime(day * DAY_MS // 1000))
+
+
+def error(view: View, status: int, message: str) -> Response:
+    return view.json({"error": message, "status": status}, status=status)
+
+
+Handler = Callable[..., Awaitable[Response]]
+
+
+def admin_only(rt: Runtime) -> Callable[[Handler], Handler]:
+    """Bearer SWAY_ADMIN_TOKEN, checked before any routing: 401 without it, 403 if wrong,
+    403 when no token is configured (admin operations are then disabled)."""
+
+    def wrap(handler: Handler) -> Handler:
+        @functools.wraps(handler)
+        async def checked(view: View, request: Request, **kwargs: Any) -> Response:
+            configured = rt.settings.admin_token.get_secret_value()
+            if not configured:
+                return error(view, 403, "admin operations are disabled: SWAY_ADMIN_TOKEN is not set")
+            header = request.headers.get("Authorization", "")
+            if not header.startswith("Bearer "):
+                return error(view, 401, "missing 'Authorization: Bearer <SWAY_ADMIN_TOKEN>'")
+            if not hmac.compare_digest(header[len("Bearer ") :].encode(), configured.encode()):
+                return error(view, 403, "wrong admin token")
+            return await handler(view, request, **kwargs)
+
+        return checked
+
+    return wrap
+
+
+def _limit(request: Request) -> int:
+    raw = request.query.get("limit", "20")
+    limit = int(raw)  # ValueError -> 400 below
+    if not 1 <= limit <= board.MAX_LIMIT:
+        raise ValueError(f"limit must be between 1 and {board.MAX_LIMIT}")
+    return limit
+
+
+def register(app: faust.App, rt: Runtime, readiness: Readiness, feed: ScoreFeed) -> None:
+    topo = rt.topology
+    users = topo.users
+
+    @app.page("/")
+    class Dashboard(View):
+        async def get(self, request: Request) -> Response:
+            page = resources.files("stream.pipeline").joinpath("static/dashboard.html").read_bytes()
+            return self.bytes(page, content_type="text/html")
 
     @app.page("/health")
     class Health(View):
         async def get(self, request: Request) -> Response:
-            ready = bool(
-                not app.rebalancing
-                and not app.in_recovery
-                and app.consumer is not None
-                and app.consumer.assignment()
-            )
-            body = {
-                "status": "ok" if ready else "starting",
-                "ready": ready,
-                "partitions": sorted(
-                    tp.partition
-                    for tp in app.assignor.assigned_actives()
-                    if tp.topic == rt.topology.by_target.get_topic_name()
-                ),
-                "stream_time": rt.clock.now() if rt.clock.started else None,
-            }
-            return self.json(body, status=200 if ready else 503)
+            body = readiness.report(app, rt)
+            return self.json(body, status=200 if body["ready"] else 503)
 
     @app.page("/metrics")
     class Metrics(View):
@@ -80,17 +158,23 @@ def register(app: faust.App, rt: Runtime) -> None:
         async def get(self, request: Request, user_id: str) -> Response:
             body = explain(rt, user_id)
             if body is None:
-                return self.json({"error": f"unknown user {user_id!r}"}, status=404)
-            for extra in (
-                "top_engagers",
-                "reasons",
-                "discounts",
-                "discount_notes",
-                "events_applied",
-                "last_active",
-            ):
+                return error(self, 404, f"unknown user {user_id!r}")
+            for extra in EXPLAIN_ONLY:
                 body.pop(extra)
             return self.json(body)
+
+        @admin_only(rt)
+        @app.table_route(table=users, match_info="user_id")
+        async def delete(self, request: Request, user_id: str) -> Response:
+            known = users.get(user_id) is not None or topo.actors.get(user_id) is not None
+            now = rt.clock.now()
+            await topo.by_actor.send(key=user_id.encode(), value=dumps({"erase": user_id, "at": now}))
+            deadline = time.monotonic() + ERASE_WAIT_SECONDS
+            while time.monotonic() < deadline:
+                if topo.erased.get(user_id) is not None and users.get(user_id) is None:
+                    return self.json({"user_id": user_id, "erased": True, "was_known": known})
+                await asyncio.sleep(0.05)
+            return self.json({"user_id": user_id, "erased": False, "status": "accepted"}, status=202)
 
     @app.page("/users/{user_id}/explain")
     class Explain(View):
@@ -98,5 +182,95 @@ def register(app: faust.App, rt: Runtime) -> None:
         async def get(self, request: Request, user_id: str) -> Response:
             body = explain(rt, user_id)
             if body is None:
-                return self.json({"error": f"unknown user {user_id!r}"}, status=404)
+                return error(self, 404, f"unknown user {user_id!r}")
             return self.json(body)
+
+    @app.page("/users/{user_id}/history")
+    class History(View):
+        @app.table_route(table=users, match_info="user_id")
+        async def get(self, request: Request, user_id: str) -> Response:
+            body = history(rt, user_id)
+            if body is None:
+                return error(self, 404, f"unknown user {user_id!r}")
+            return self.json(body)
+
+    def local_board(limit: int, topic: str | None, network: str | None) -> list[dict[str, Any]]:
+        resume_clock(rt)
+        return board.rank(users.values(), rt.clock.now(), rt.params, limit, topic, network)
+
+    async def peer_board(url: str, query: dict[str, str]) -> list[dict[str, Any]]:
+        timeout = aiohttp.ClientTimeout(total=PEER_TIMEOUT_SECONDS)
+        async with app.http_client.get(f"{url.rstrip('/')}/leaderboard", params=query, timeout=timeout) as r:
+            r.raise_for_status()
+            rows: list[dict[str, Any]] = (await r.json())["users"]
+            return rows
+
+    @app.page("/leaderboard")
+    class Leaderboard(View):
+        async def get(self, request: Request) -> Response:
+            try:
+                limit = _limit(request)
+            except ValueError as exc:
+                return error(self, 400, f"limit: {exc}")
+            topic = request.query.get("topic") or None
+            network = (request.query.get("network") or "").lower() or None
+            if request.query.get("scope") == "local":
+                return self.json({"users": local_board(limit, topic, network)})
+            owners = app.router.table_metadata(users.name)
+            me = str(app.conf.canonical_url)
+            covered = {p for parts in owners.values() for ps in parts.values() for p in ps}
+            missing = sorted(set(range(rt.settings.partitions)) - covered)
+            if missing:
+                return error(self, 503, f"partitions {missing} are not assigned yet (rebalancing)")
+            query = {"scope": "local", "limit": str(limit)}
+            if topic:
+                query["topic"] = topic
+            if network:
+                query["network"] = network
+            parts: list[list[dict[str, Any]]] = []
+            for url in owners:
+                if url.rstrip("/") == me.rstrip("/"):
+                    parts.append(local_board(limit, topic, network))
+                    continue
+                try:
+                    parts.append(await peer_board(url, query))
+                except (TimeoutError, aiohttp.ClientError) as exc:
+                    return error(self, 503, f"worker {url} did not answer: {exc!r}")
+            return self.json(
+                {
+                    "users": board.merge(parts, limit),
+                    "topic": topic,
+                    "network": network,
+                    "workers": len(owners),
+                    "event_ts": rt.clock.now(),
+                }
+            )
+
+    @app.page("/scores/stream")
+    class Stream(View):
+        """Server-sent events: every score update on `scores` (all partitions), as it is published."""
+
+        async def get(self, request: Request) -> Any:
+            response = aioweb.StreamResponse(
+                headers={
+                    "Content-Type": "text/event-stream",
+                    "Cache-Control": "no-cache",
+                    "X-Accel-Buffering": "no",
+                }
+            )
+            await response.prepare(request)  # type: ignore[arg-type]
+            queue = feed.subscribe()
+            try:
+                await response.write(b": connected\n\n")
+                while True:
+                    try:
+                        item = await asyncio.wait_for(queue.get(), KEEPALIVE_SECONDS)
+                    except TimeoutError:
+                        await response.write(b": keepalive\n\n")
+                        continue
+                    await response.write(item)
+            except (ConnectionResetError, asyncio.CancelledError):
+                pass
+            finally:
+                feed.unsubscribe(queue)
+            return response
