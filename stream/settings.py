@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     partitions: int = Field(8, ge=1, validation_alias=AliasChoices("SWAY_PARTITIONS"))
     web_host: str = Field("127.0.0.1", validation_alias=AliasChoices("SWAY_WEB_HOST"))
     web_port: int = Field(6066, validation_alias=AliasChoices("SWAY_WEB_PORT"))
+    #: Where the HTTP server listens; empty: SWAY_WEB_HOST. A container binds 0.0.0.0 while it
+    #: advertises its own name to the other workers (SWAY_WEB_HOST, used for request routing).
+    web_bind: str = Field("", validation_alias=AliasChoices("SWAY_WEB_BIND"))
     admin_token: SecretStr = Field(SecretStr(""), validation_alias=AliasChoices("SWAY_ADMIN_TOKEN"))
     store: Literal["memory", "rocksdb"] = Field("memory", validation_alias=AliasChoices("SWAY_STORE"))
     data_dir: Path = Field(PROJECT_ROOT / ".run", validation_alias=AliasChoices("SWAY_DATA_DIR"))
