@@ -103,6 +103,7 @@ def _rebased(state: UserState, t: int, params: Params) -> UserState:
             e: EngagerStat(s.reach * k, s.count * k, s.weight * k, s.last_ts, s.amp * k, s.net * k, s.quality)
             for e, s in state.engagers.items()
         },
+        contents={c: v * k for c, v in state.contents.items()},
         networks={n: (r * k, i * k) for n, (r, i) in state.networks.items()},
         topics={t_: TopicStat(s.interactions * k, s.engagers, s.contents) for t_, s in state.topics.items()},
     )
@@ -200,6 +201,11 @@ def apply(state: UserState, e: Engagement, params: Params) -> Outcome:
                 ),
                 _add_capped(t_stat.contents, e.content_id, params.topic_track),
             )
+    contents = state.contents
+    if e.content_id is not None:
+        contents = dict(contents)
+        contents[e.content_id] = contents.get(e.content_id, 0.0) + weight * g
+        contents = _top_values(contents, params.content_track)
     discounts = state.discounts
     why = _discount(e, tone, diminishing)
     if why is not None:
@@ -213,10 +219,18 @@ def apply(state: UserState, e: Engagement, params: Params) -> Outcome:
         engagers=_bounded(engagers, params.max_engagers),
         networks=networks,
         topics=topics,
+        contents=contents,
         discounts=discounts,
         **common,
     )
     return Outcome(new, True, "applied")
+
+
+def _top_values(values: dict[str, float], cap: int) -> dict[str, float]:
+    """Keep the `cap` largest once a quarter over it (amortised, like `_bounded`)."""
+    if len(values) <= cap + cap // 4:
+        return values
+    return dict(sorted(values.items(), key=lambda kv: kv[1])[-cap:])
 
 
 def _discount(e: Engagement, tone: float, diminishing: float) -> str | None:
@@ -346,6 +360,7 @@ def forget(state: UserState, engager_id: str) -> UserState | None:
         network=max(0.0, state.network - stat.net),
         engagers=engagers,
         reasons=tuple(r for r in state.reasons if f" by {engager_id} on " not in r.text),
+        contents={c: v * inter_left for c, v in state.contents.items()},
         networks={n: (r * reach_left, i * inter_left) for n, (r, i) in state.networks.items()},
         topics={
             t: TopicStat(

@@ -69,6 +69,8 @@ class Params:
     topic_min_engagers: int = 3
     topic_min_content: int = 2
     topic_track: int = 16
+    #: Pieces of content remembered per user with their contribution (explain's top content).
+    content_track: int = 16
     #: Behaviour of engagers (enrich stage). Quality is 1 up to these action rates, then
     #: (limit / rate)^2: 120 actions a day keep 0.25 of their weight, 300 a day keep 0.04.
     bot_day_rate: float = 60.0

@@ -58,6 +58,8 @@ class UserState:
     network: float = 0.0
     posts: float = 0.0
     engagers: dict[str, EngagerStat] = field(default_factory=dict)
+    #: content id -> decayed weighted engagement it earned (bounded; explain's "top content")
+    contents: dict[str, float] = field(default_factory=dict)
     networks: dict[str, tuple[float, float]] = field(default_factory=dict)
     topics: dict[str, TopicStat] = field(default_factory=dict)
     seen: dict[str, int] = field(default_factory=dict)
@@ -92,6 +94,7 @@ def to_json(state: UserState) -> dict[str, Any]:
             k: [v.reach, v.count, v.weight, v.last_ts, v.amp, v.net, v.quality]
             for k, v in state.engagers.items()
         },
+        "c": state.contents,
         "net": {k: list(v) for k, v in state.networks.items()},
         "t": {k: [v.interactions, list(v.engagers), list(v.contents)] for k, v in state.topics.items()},
         "s": state.seen,
@@ -117,6 +120,7 @@ def from_json(data: dict[str, Any]) -> UserState:
         network=data["nw"],
         posts=data["p"],
         engagers={k: EngagerStat(*v) for k, v in data["e"].items()},
+        contents=dict(data.get("c", {})),
         networks={k: (v[0], v[1]) for k, v in data["net"].items()},
         topics={k: TopicStat(v[0], tuple(v[1]), tuple(v[2])) for k, v in data["t"].items()},
         seen=dict(data["s"]),

@@ -120,6 +120,8 @@ class CutResult:
     #: baseline -> metric ("spearman", "overlap") -> sway is strictly higher
     beats: dict[str, dict[str, bool]]
     top: list[TopUser]
+    #: how much of a ranking's Spearman comes from ties (see `_tie_diagnostics`)
+    ties: dict[str, float]
     #: method (and "target") -> user -> value; for analysis, not serialised
     values: dict[str, dict[str, float]] = field(repr=False, compare=False)
 
@@ -139,6 +141,7 @@ class CutResult:
             "methods": [m.to_json() for m in self.methods],
             "beats": self.beats,
             "top": [t.to_json() for t in self.top],
+            "ties": {k: _finite(v) for k, v in self.ties.items()},
         }
 
 
@@ -286,6 +289,7 @@ def _result(snap: _Snapshot, k: int, top_rows: int) -> CutResult:
     ]
     kept = dict(snap.values)
     kept[TARGET] = future
+    ties = _tie_diagnostics(snap.values, users, truth)
     return CutResult(
         fraction=snap.fraction,
         cut_ms=snap.cut_ms,
@@ -297,8 +301,28 @@ def _result(snap: _Snapshot, k: int, top_rows: int) -> CutResult:
         methods=methods,
         beats=_beats(methods),
         top=top,
+        ties=ties,
         values=kept,
     )
+
+
+def _tie_diagnostics(
+    values: Mapping[str, Mapping[str, float]], users: list[str], truth: list[float]
+) -> dict[str, float]:
+    """Why a count can out-rank a finer score on Spearman: ties.
+
+    Most users share a count (1, 2, 3 engagers) and a tie gets one average rank, which is the
+    best a ranking can do without information. A finer score must order users inside each tie,
+    and any order that predicts less than perfectly costs correlation. Breaking the count's own
+    ties by the second baseline (interactions received) shows the size of that effect."""
+    engagers, received = values[ENGAGERS], values[INTERACTIONS]
+    top = max((received[u] for u in users), default=0.0) + 1.0
+    broken = [engagers[u] + received[u] / top for u in users]
+    return {
+        "engagers_distinct_values": float(len({engagers[u] for u in users})),
+        "sway_distinct_values": float(len({values[SWAY][u] for u in users})),
+        "engagers_ties_broken_by_interactions_spearman": spearman(broken, truth),
+    }
 
 
 def _beats(methods: list[MethodResult]) -> dict[str, dict[str, bool]]:
@@ -456,6 +480,12 @@ def format_report(report: HiggsReport) -> str:
             + (f", {cut.missing_scores:,} without a score" if cut.missing_scores else ""),
         ]
         out += _table(cut.methods, cut.beats, report.k)
+        t = cut.ties
+        out.append(
+            f"  ties: {cut.users:,} users share {t['engagers_distinct_values']:,.0f} distinct engager "
+            f"counts (the score has {t['sway_distinct_values']:,.0f} distinct values); the count with "
+            f"its ties broken by interactions: rho {_num(t['engagers_ties_broken_by_interactions_spearman'])}"
+        )
     out += ["", f"mean over {len(report.cuts)} cuts"]
     out += _table(report.mean, report.mean_beats, report.k)
     wins = sum(v for b in report.mean_beats.values() for v in b.values())

@@ -61,6 +61,10 @@ def explain(rt: Runtime, user_id: str) -> dict[str, Any] | None:
             }
             for e, s in top
         ],
+        "top_content": [
+            {"content_id": c, "contribution": round(v * k, 3)}
+            for c, v in sorted(state.contents.items(), key=lambda kv: -kv[1])[:5]
+        ],
         "reasons": [{"ts": r.ts, "delta": r.delta, "text": r.text} for r in reversed(state.reasons)],
         "discounts": state.discounts,
         "discount_notes": model.discount_notes(state.discounts),
@@ -69,7 +73,16 @@ def explain(rt: Runtime, user_id: str) -> dict[str, Any] | None:
     }
 
 
-EXPLAIN_ONLY = ("top_engagers", "reasons", "discounts", "discount_notes", "events_applied", "last_active")
+#: What /users/{id}/explain adds to the score update that /users/{id} returns.
+EXPLAIN_ONLY = (
+    "top_engagers",
+    "top_content",
+    "reasons",
+    "discounts",
+    "discount_notes",
+    "events_applied",
+    "last_active",
+)
 
 
 def history(rt: Runtime, user_id: str) -> dict[str, Any] | None:

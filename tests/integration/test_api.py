@@ -125,6 +125,10 @@ async def test_every_worker_answers_for_every_user(pair: Pair, crowd: dict[str, 
         assert [status for status, _ in bodies] == [200, 200], (user, bodies)
         scores = [body["score"] for _, body in bodies]
         assert scores[0] == scores[1] == pytest.approx(latest[user]["score"], abs=0.011)
+    busiest = max(crowd, key=lambda u: crowd[u])
+    content = pair.b.get(f"/users/{busiest}/explain")[1]["top_content"]
+    assert {c["content_id"] for c in content} == {f"{busiest}-p0", f"{busiest}-p1"}
+    assert content[0]["contribution"] >= content[1]["contribution"] > 0
     owned = [w.get("/leaderboard?scope=local&limit=100")[1]["users"] for w in pair.both]
     crowd_owned = [{r["user_id"] for r in rows} & crowd.keys() for rows in owned]
     assert all(crowd_owned), "the crowd should live on both workers, or routing is not tested"

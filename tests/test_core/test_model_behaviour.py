@@ -11,7 +11,7 @@ from stream.core import model
 from stream.core.decay import REBASE_AFTER_HALF_LIVES, decayed, growth, needs_rebase, too_old
 from stream.core.model import Engagement, apply, effective_time, score
 from stream.core.params import DAY_MS, DEFAULT, Params, params_from
-from stream.core.state import UserState
+from stream.core.state import UserState, from_json, to_json
 from stream.events.validate import validate_event
 
 USER = "u"
@@ -419,3 +419,18 @@ def test_very_late_event_with_short_half_life() -> None:
     assert outcome.applied
     now = T0 + 50 * DAY_MS
     assert score(outcome.state, now, p).signals["engagers"] == pytest.approx(1.0)
+
+
+def test_content_is_credited_with_the_engagement_it_earned() -> None:
+    """Explain's top content: the post that drew retweets from many fans ranks above one like."""
+    events = [eng(i, "retweet", f"fan{i}", T0 + i, content_id="hit") for i in range(5)]
+    events += [eng("x", "like", "fan9", T0 + 10, content_id="dud"), eng("y", "like", "fan8", T0 + 11)]
+    state = fold(events)
+    assert set(state.contents) == {"hit", "dud"}  # no content id, nothing to credit
+    assert state.contents["hit"] > 5 * state.contents["dud"] > 0
+    assert from_json(to_json(state)).contents == state.contents
+
+
+def test_content_memory_is_bounded() -> None:
+    events = [eng(i, "like", f"fan{i}", T0 + i, content_id=f"p{i}") for i in range(200)]
+    assert len(fold(events).contents) <= DEFAULT.content_track + DEFAULT.content_track // 4

@@ -74,3 +74,14 @@ def test_bad_cuts_are_refused() -> None:
         run_higgs(DATA, [0.0], DEFAULT, 100, False)
     with pytest.raises(ValueError):
         run_higgs(DATA, [1.5], DEFAULT, 100, False)
+
+
+def test_the_tie_diagnostic_breaks_only_the_counts_ties(report: HiggsReport) -> None:
+    """The count with its ties broken keeps the count's order, so it can only reorder inside ties."""
+    for cut in report.cuts:
+        ties = cut.ties
+        # far fewer distinct counts than users: most users sit in a tie
+        assert 1 <= ties["engagers_distinct_values"] < cut.users / 10
+        assert ties["sway_distinct_values"] > ties["engagers_distinct_values"]
+        assert -1.0 <= ties["engagers_ties_broken_by_interactions_spearman"] <= 1.0
+        assert "ties broken by interactions" in format_report(report)
