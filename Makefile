@@ -17,14 +17,15 @@ $(STAMP): pyproject.toml requirements.lock
 	$(PY) -m pip install -q --no-deps -e .
 	touch $(STAMP)
 
-system-deps:  ## Debian packages the tests use (promtool and prometheus, chromium); a no-op when present
+system-deps:  ## Debian packages the tests use (prometheus, promtool, chromium + its driver); a no-op when present
 	@if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null \
-	    || ! command -v chromium >/dev/null; then \
+	    || ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
 	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); export DEBIAN_FRONTEND=noninteractive; \
-	  $$SUDO apt-get update && $$SUDO apt-get install -y --no-install-recommends prometheus chromium; \
+	  $$SUDO apt-get update && $$SUDO apt-get install -y --no-install-recommends \
+	    prometheus chromium chromium-driver; \
 	fi
 
-dev: install  ## broker + worker + simulated traffic + live leaderboard (Ctrl-C stops)
+dev: install  ## broker + worker + simulated traffic + the live dashboard (Ctrl-C stops it all)
 	$(SWAY) dev
 
 test: install system-deps  ## everything: unit tests and integration tests against a real local broker
