@@ -6,7 +6,7 @@ SWAY   := $(VENV)/bin/sway
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install system-deps dev test test-unit test-integration lint broker-start broker-stop lock clean
+.PHONY: install system-deps dev test test-unit test-integration test-reliability lint broker-start broker-stop lock clean
 
 install: $(STAMP)  ## .venv with the sway CLI and pinned dependencies
 
@@ -32,6 +32,10 @@ test: install system-deps  ## everything: unit tests and integration tests again
 	$(SWAY) broker start
 	$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	  if [ -n "$$CI" ]; then $(SWAY) broker stop; fi; exit $$rc
+
+test-reliability: install system-deps  ## the FULL reliability set: >=5 SIGKILLs, 100k fuzzed records, ...
+	$(SWAY) broker start
+	SWAY_RELIABILITY=full $(PY) -m pytest tests/reliability -m reliability --timeout 3600 $(PYTEST_ARGS)
 
 test-unit: install system-deps
 	$(PY) -m pytest -m "not integration" $(PYTEST_ARGS)

@@ -6,11 +6,11 @@ logic, so streaming and batch can be compared; the agents only add Kafka around 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from stream.core import actor as actor_core
-from stream.core import model
+from stream.core import model, redelivery
 from stream.core.params import Params
 from stream.core.state import ActorState, UserState
 
@@ -18,18 +18,32 @@ from stream.core.state import ActorState, UserState
 def enrich(
     actor: ActorState | None, event: dict[str, Any], own: UserState | None, params: Params
 ) -> tuple[ActorState, dict[str, Any] | None]:
-    """The actor's new state, and the event to forward to its target (None for a duplicate)."""
+    """The actor's new state, and the event to forward to its target (None for a duplicate).
+
+    A record delivered again (after a crash or rebalance) changes nothing here but is forwarded
+    again: the first forward may have died with the worker, and the score stage recognises it
+    if it had arrived (redelivery.py)."""
     current = actor or ActorState(event["actor_id"])
+    key = redelivery.actor_key(event)
+    if redelivery.already_applied(current.src, key, event):
+        return current, _forward(current, event, own, params)
     current, new = actor_core.observe(current, event, params)
     if not new:
         return current, None
+    current = replace(current, src=redelivery.mark(current.src, key, event))
+    return current, _forward(current, event, own, params)
+
+
+def _forward(
+    current: ActorState, event: dict[str, Any], own: UserState | None, params: Params
+) -> dict[str, Any]:
     out = dict(event)
     weight, reason = actor_core.quality(current, event, own, params)
     out["q"] = weight
     if reason is not None:
         out["q_why"] = reason
     out["actor_score"] = model.settled_score(own, event["ts"]) if own is not None else 1.0
-    return current, out
+    return out
 
 
 def target_of(event: dict[str, Any]) -> str:
@@ -58,10 +72,15 @@ def score_event(
     """Fold one enriched event into its target at stream time `now`."""
     engagement = model.Engagement.from_event(event)
     current = state or UserState(engagement.target_id)
+    key = redelivery.target_key(event)
+    if redelivery.already_applied(current.src, key, event):
+        return Scored(current, None, "duplicate", False)
     outcome = model.apply(current, engagement, params)
     if not outcome.applied:
-        return Scored(outcome.state, None, outcome.why, False)
-    new = outcome.state if last_action is None else model.touch(outcome.state, last_action)
+        marked = outcome.state.with_(src=redelivery.mark(outcome.state.src, key, event))
+        return Scored(marked, None, outcome.why, False)
+    new = outcome.state.with_(src=redelivery.mark(outcome.state.src, key, event))
+    new = new if last_action is None else model.touch(new, last_action)
     result = model.score(new, now, params)
     first = new.emitted == 0.0
     new = model.record(new, result, now, model.describe(engagement), params)

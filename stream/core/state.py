@@ -72,6 +72,9 @@ class UserState:
     #: others' network component reads, so it does not depend on how far one stage lags another.
     hour: int = 0
     settled: float = 1.0
+    #: Highest `interactions` offset applied per (partition:lane): recognises redeliveries
+    #: exactly, however much stream time they span (see redelivery.py).
+    src: dict[str, int] = field(default_factory=dict)
 
     def with_(self, **changes: Any) -> UserState:
         return replace(self, **changes)
@@ -104,6 +107,7 @@ def to_json(state: UserState) -> dict[str, Any]:
         "em": state.emitted,
         "d": state.discounts,
         "hr": [state.hour, state.settled],
+        "o": state.src,
     }
 
 
@@ -131,6 +135,7 @@ def from_json(data: dict[str, Any]) -> UserState:
         discounts=dict(data.get("d", {})),
         hour=data.get("hr", [0, 1.0])[0],
         settled=data.get("hr", [0, 1.0])[1],
+        src=dict(data.get("o", {})),
     )
 
 
@@ -150,6 +155,8 @@ class ActorState:
     yesterday: int = 0
     hour: int = 0
     this_hour: int = 0
+    #: Highest `interactions` offset applied per partition (see redelivery.py).
+    src: dict[str, int] = field(default_factory=dict)
 
 
 def actor_to_json(state: ActorState) -> dict[str, Any]:
@@ -161,6 +168,7 @@ def actor_to_json(state: ActorState) -> dict[str, Any]:
         "p": state.posts,
         "s": state.seen,
         "b": [state.day, state.today, state.yesterday, state.hour, state.this_hour],
+        "o": state.src,
     }
 
 
@@ -178,4 +186,5 @@ def actor_from_json(data: dict[str, Any]) -> ActorState:
         b[2],
         b[3],
         b[4],
+        dict(data.get("o", {})),
     )

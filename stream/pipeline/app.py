@@ -9,7 +9,7 @@ import time
 import faust
 
 from stream.clock import StreamClock
-from stream.pipeline import codecs, enrich, ingest, observe, score, sweep, web
+from stream.pipeline import codecs, durability, enrich, ingest, observe, score, sweep, web
 from stream.pipeline.feed import ScoreFeed
 from stream.pipeline.metrics import Metrics
 from stream.pipeline.runtime import Runtime
@@ -35,6 +35,7 @@ def _credentials(settings: Settings) -> faust.types.auth.CredentialsT | None:
 def create_app(settings: Settings | None = None) -> tuple[faust.App, Runtime]:
     settings = settings or load_settings()
     codecs.register()
+    durability.install()  # table writes sent before their offsets commit
     datadir = settings.data_dir / "worker" / settings.app_id
     datadir.parent.mkdir(parents=True, exist_ok=True)
     app = faust.App(

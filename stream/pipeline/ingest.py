@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import faust
+from aiokafka.partitioner import murmur2
 
 from stream.codec import dumps
 from stream.events.validate import Rejected, validate_event
@@ -29,6 +30,7 @@ def dead_letter(reason: str, raw: bytes, message: Any, at_ms: int) -> bytes:
 def register(app: faust.App, rt: Runtime) -> None:
     topo, metrics = rt.topology, rt.metrics
     max_future_ms = int(rt.settings.max_future * 1000)
+    partitions = rt.settings.partitions
 
     @app.agent(topo.interactions, name="sway.ingest")
     async def ingest(stream: faust.StreamT[bytes]) -> None:
@@ -43,4 +45,9 @@ def register(app: faust.App, rt: Runtime) -> None:
                 continue
             metrics.events_valid.inc()
             result["in_ms"] = wall  # processing-time start, for the latency histogram
-            await topo.by_actor.send(key=result["actor_id"].encode(), value=dumps(result))
+            # the origin and the lane let later stages recognise redeliveries (core/redelivery.py)
+            key = result["actor_id"].encode()
+            lane = (murmur2(key) & 0x7FFFFFFF) % partitions  # what the default partitioner picks
+            result["src"] = [event.message.partition, event.message.offset]
+            result["lane"] = lane
+            await topo.by_actor.send(key=key, partition=lane, value=dumps(result))
