@@ -32,6 +32,8 @@ class ScoreFeed:
         self.settings = settings
         self.subscribers: set[asyncio.Queue[bytes]] = set()
         self.wanted = asyncio.Event()
+        #: set once the consumer is positioned at the end of `scores`: from then on nothing is missed
+        self.following = asyncio.Event()
 
     def subscribe(self) -> asyncio.Queue[bytes]:
         queue: asyncio.Queue[bytes] = asyncio.Queue(QUEUE_SIZE)
@@ -65,6 +67,9 @@ class ScoreFeed:
             tps = [TopicPartition(topic, p) for p in sorted(partitions)]
             consumer.assign(tps)
             await consumer.seek_to_end(*tps)
+            for tp in tps:
+                await consumer.position(tp)  # resolves the end offsets now, not at the first fetch
+            self.following.set()
             while True:
                 batch = await consumer.getmany(timeout_ms=500, max_records=2000)
                 for records in batch.values():

@@ -8,6 +8,7 @@ routing forwards it there); the leaderboard asks every worker for its own top N 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import hmac
 import time
@@ -39,6 +40,8 @@ ERASE_WAIT_SECONDS = 10.0
 PEER_TIMEOUT_SECONDS = 5.0
 #: Server-sent events: a comment line this often keeps proxies from closing an idle stream.
 KEEPALIVE_SECONDS = 15.0
+#: How long a new live-feed connection waits for the feed to start following `scores`.
+FEED_START_SECONDS = 15.0
 
 
 def explain(rt: Runtime, user_id: str) -> dict[str, Any] | None:
@@ -271,9 +274,13 @@ def register(app: faust.App, rt: Runtime, readiness: Readiness, feed: ScoreFeed)
                     "X-Accel-Buffering": "no",
                 }
             )
-            await response.prepare(request)  # type: ignore[arg-type]
             queue = feed.subscribe()
             try:
+                # answer (the browser's "open") once the feed follows `scores`, so a connected
+                # client has missed nothing since; a feed that cannot start yet does not block it
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(feed.following.wait(), FEED_START_SECONDS)
+                await response.prepare(request)  # type: ignore[arg-type]
                 await response.write(b": connected\n\n")
                 while True:
                     try:
@@ -282,7 +289,7 @@ def register(app: faust.App, rt: Runtime, readiness: Readiness, feed: ScoreFeed)
                         await response.write(b": keepalive\n\n")
                         continue
                     await response.write(item)
-            except (ConnectionResetError, asyncio.CancelledError):
+            except ConnectionResetError:  # the browser went away (a cancellation propagates)
                 pass
             finally:
                 feed.unsubscribe(queue)
