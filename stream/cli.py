@@ -391,9 +391,56 @@ def rescore(file: Path, fmt: str, limit: int | None, top_n: int, out: Path | Non
 
 
 @main.command()
-def bench() -> None:
-    """Throughput, latency and memory benchmark (issue E; not built yet)."""
-    raise click.ClickException("sway bench is not built yet (issue E)")
+@click.option("--events", type=int, default=200_000, show_default=True, help="Events preloaded.")
+@click.option(
+    "--source", type=click.Choice(["mixed", "higgs", "simulate"]), default="mixed", show_default=True
+)
+@click.option("--users", type=int, default=20_000, show_default=True, help="Simulated world size.")
+@click.option("--partitions", type=int, default=8, show_default=True)
+@click.option("--workers", type=int, default=1, show_default=True)
+@click.option("--store", type=click.Choice(["memory", "rocksdb"]), default="memory", show_default=True)
+@click.option(
+    "--latency-rate",
+    "latency_rates",
+    multiple=True,
+    help="Events/s of a paced run ('auto': half the measured throughput); repeatable [5000, auto].",
+)
+@click.option("--latency-seconds", type=float, default=10.0, show_default=True)
+@click.option("--memory-users", type=int, default=1_000_000, show_default=True)
+@click.option(
+    "--memory-templates",
+    type=int,
+    default=200_000,
+    show_default=True,
+    help="Higgs lines whose states are copied.",
+)
+@click.option("--memory-store", "memory_stores", multiple=True, type=click.Choice(["memory", "rocksdb"]))
+@click.option("--skip-pipeline", is_flag=True)
+@click.option("--skip-latency", is_flag=True)
+@click.option("--skip-memory", is_flag=True)
+@click.option("--timeout", type=float, default=3600.0, show_default=True)
+@click.option("--keep-logs", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.option(
+    "--py-spy",
+    "py_spy",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Profile worker 1 over the pipeline phase (py-spy raw output).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def bench(
+    as_json: bool, latency_rates: tuple[str, ...], memory_stores: tuple[str, ...], **options: object
+) -> None:
+    """Throughput (vs a bare consumer), latency under paced load, and memory per user (issue E)."""
+    from stream.bench import BenchOptions, format_report, run
+
+    opts = BenchOptions(
+        latency_rates=latency_rates or ("5000", "auto"),
+        memory_stores=memory_stores or ("memory", "rocksdb"),
+        **options,  # type: ignore[arg-type]
+    )
+    result = run(opts)
+    click.echo(json.dumps(result, indent=2) if as_json else format_report(result))
 
 
 @main.group()
