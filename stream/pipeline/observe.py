@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import faust
@@ -23,6 +23,25 @@ log = logging.getLogger(__name__)
 REFRESH_SECONDS = 2.0
 #: A broker that has not answered a metadata request for this long is reported unreachable.
 BROKER_STALE_SECONDS = 10.0
+#: A worker that owes records but has handed none to its agents for this long is stalled.
+STALL_SECONDS = 120.0
+
+
+@dataclass
+class Progress:
+    """Whether a worker that owes records is still getting through them (a stuck agent, or a
+    consumer that stopped fetching, would otherwise look healthy: assigned, recovered, reachable)."""
+
+    processed: int = -1
+    moved_at: float = 0.0
+
+    def observe(self, processed: int, owed: int, now: float, recovering: bool) -> None:
+        if recovering or owed == 0 or processed != self.processed:
+            self.moved_at = now
+        self.processed = processed
+
+    def stalled(self, now: float) -> bool:
+        return self.moved_at > 0 and now - self.moved_at > STALL_SECONDS
 
 
 @dataclass
@@ -30,6 +49,7 @@ class Readiness:
     """The last time the broker answered, and whether this worker can serve its partitions."""
 
     broker_ok_at: float = 0.0
+    progress: Progress = field(default_factory=Progress)
 
     def broker_reachable(self) -> bool:
         return time.monotonic() - self.broker_ok_at < BROKER_STALE_SECONDS
@@ -44,6 +64,7 @@ class Readiness:
             "broker_reachable": self.broker_reachable(),
             "partitions_assigned": bool(app.consumer is not None and app.consumer.assignment()),
             "recovery_done": not app.rebalancing and not app.in_recovery,
+            "processing": not self.progress.stalled(time.monotonic()),
         }
         return {
             "status": "ok" if all(checks.values()) else "starting",
@@ -125,6 +146,11 @@ def register(app: faust.App, rt: Runtime) -> Readiness:
         if rt.clock.started:
             metrics.stream_time.set(rt.clock.now() / 1000)
         lag = _lag(app, rt)
+        read: dict[Any, int | None] = getattr(app.consumer, "_read_offset", {}) if app.consumer else {}
+        processed = sum(o for tp, o in read.items() if o is not None and tp.topic in _input_topics(rt))
+        readiness.progress.observe(
+            processed, sum(lag.values()), time.monotonic(), app.rebalancing or app.in_recovery
+        )
         metrics.lag.clear()  # partitions revoked since the last refresh disappear
         for (topic, partition), behind in lag.items():
             metrics.lag.labels(topic, str(partition)).set(behind)

@@ -295,7 +295,12 @@ async def test_erase_removes_a_user_everywhere_and_for_good(pair: Pair) -> None:
 async def test_health_and_metrics_tell_operators_what_they_need(pair: Pair, crowd: dict[str, int]) -> None:
     status, health = pair.a.get("/health")
     assert status == 200 and health["ready"] is True
-    assert health["checks"] == {"broker_reachable": True, "partitions_assigned": True, "recovery_done": True}
+    assert health["checks"] == {
+        "broker_reachable": True,
+        "partitions_assigned": True,
+        "recovery_done": True,
+        "processing": True,
+    }
     await eventually(lambda: pair.metric("sway_ready") == 2, 30, "sway_ready 1 on both workers")
     text = pair.a.get_raw("/metrics")[1].decode()
     for series in (
