@@ -40,10 +40,14 @@ class LocalBroker:
     root: Path = PROJECT_ROOT
     port: int = 9092
     controller_port: int = 9093
+    #: Where `.cache/kafka/<version>/libs` lives; None: under `root`. A private broker (a test's
+    #: own, in a temporary root) reuses the jars already fetched into the project.
+    cache_root: Path | None = None
 
     @property
     def libs(self) -> Path:
-        return self.root / ".cache" / "kafka" / kafka_version() / "libs"
+        base = self.root if self.cache_root is None else self.cache_root
+        return base / ".cache" / "kafka" / kafka_version() / "libs"
 
     @property
     def run_dir(self) -> Path:
