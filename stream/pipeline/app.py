@@ -73,7 +73,7 @@ def create_app(settings: Settings | None = None) -> tuple[faust.App, Runtime]:
         stream_buffer_maxsize=16384,
         broker_max_poll_records=2000,
         producer_acks=-1,
-        stream_wait_empty=False,
+        stream_wait_empty=True,  # finish buffered events before a rebalance (see README, Delivery)
         broker_commit_interval=1.0,
         autodiscover=False,
     )
