@@ -17,7 +17,7 @@ from typing import Any
 
 from stream.core.decay import growth, needs_rebase, shrink, too_old
 from stream.core.dedup import remember
-from stream.core.params import AMPLIFYING, DAY_MS, HOUR_MS, REACH_CAP, TONED, Params
+from stream.core.params import AMPLIFYING, DAY_MS, REACH_CAP, TONED, Params
 from stream.core.state import EngagerStat, Reason, TopicStat, UserState
 
 
@@ -430,7 +430,7 @@ def score(state: UserState, now: int, params: Params) -> Score:
 
 def record(state: UserState, result: Score, now: int, reason: str | None, params: Params) -> UserState:
     """Remember the score: the daily history point (for trend), and why it moved (for explain)."""
-    hour = now // HOUR_MS
+    hour = now // params.settle_ms  # the settling period (named `hour` in the state: it was one)
     settled = state.settled if hour == state.hour else state.score
     day = now // DAY_MS
     history = [p for p in state.history if p[0] != day and p[0] > day - params.history_days]
@@ -449,14 +449,15 @@ def record(state: UserState, result: Score, now: int, reason: str | None, params
     )
 
 
-def settled_score(state: UserState, at: int) -> float:
-    """The user's score as the stream-time hour before `at` closed (1.0 if none yet).
+def settled_score(state: UserState, at: int, params: Params) -> float:
+    """The user's score as the settling period before `at` closed (1.0 if none yet).
 
     Why: the network component weighs an engagement by the engager's score. Reading the live
-    score would make it depend on how far the score stage lags enrich (a burst replay reads
-    scores not computed yet); the score of a closed hour is the same in stream and batch
-    whenever the lag is shorter than the time since the hour turned."""
-    return state.score if at // HOUR_MS > state.hour else state.settled
+    score would make it depend on how far the score stage lags enrich (a burst replay, a restart's
+    backlog, a failover read scores not computed yet); the score of a closed period is the same in
+    stream and batch whenever the lag is shorter than the time since the period turned. A day is
+    Klout's own cadence, and a lag of a day is far beyond any backlog we measured."""
+    return state.score if at // params.settle_ms > state.hour else state.settled
 
 
 def trend(state: UserState, now: int) -> dict[str, float]:

@@ -92,6 +92,10 @@ class Params:
     #: ...and they number at least this many (one doubtful fan is not a bought audience).
     bought_min_suspects: int = 10
     history_days: int = 31
+    #: The network component reads an engager's score as the last closed period of this length
+    #: ended (yesterday's score), not the live one: the same in stream and batch, and after a
+    #: crash or failover, whenever the score stage lags enrich by less than a period.
+    settle_ms: int = DAY_MS
     reasons_kept: int = 5
     min_sentiment_factor: float = 0.05
 

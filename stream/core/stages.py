@@ -42,7 +42,7 @@ def _forward(
     out["q"] = weight
     if reason is not None:
         out["q_why"] = reason
-    out["actor_score"] = model.settled_score(own, event["ts"]) if own is not None else 1.0
+    out["actor_score"] = model.settled_score(own, event["ts"], params) if own is not None else 1.0
     return out
 
 
