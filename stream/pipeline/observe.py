@@ -11,6 +11,7 @@ from typing import Any
 
 import faust
 from aiokafka.admin import AIOKafkaAdminClient
+from faust.exceptions import ConsumerNotStarted
 from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 
 from stream.kafka import client_options
@@ -62,7 +63,7 @@ class Readiness:
         )
         checks = {
             "broker_reachable": self.broker_reachable(),
-            "partitions_assigned": bool(app.consumer is not None and app.consumer.assignment()),
+            "partitions_assigned": _has_assignment(app),
             "recovery_done": not app.rebalancing and not app.in_recovery,
             "processing": not self.progress.stalled(time.monotonic()),
         }
@@ -73,6 +74,14 @@ class Readiness:
             "partitions": assigned,
             "stream_time": rt.clock.now() if rt.clock.started else None,
         }
+
+
+def _has_assignment(app: faust.App) -> bool:
+    """False until the consumer has started and been given partitions (asking earlier raises)."""
+    try:
+        return bool(app.consumer is not None and app.consumer.assignment())
+    except ConsumerNotStarted:
+        return False
 
 
 def _input_topics(rt: Runtime) -> set[str]:
@@ -89,7 +98,11 @@ def _lag(app: faust.App, rt: Runtime) -> dict[tuple[str, int], int]:
     # the offset of the last record handed to an agent; Faust keeps it privately
     read: dict[Any, int | None] = getattr(consumer, "_read_offset", {})
     out: dict[tuple[str, int], int] = {}
-    for tp in consumer.assignment():
+    try:
+        assigned = consumer.assignment()
+    except ConsumerNotStarted:
+        return {}
+    for tp in assigned:
         if tp.topic not in wanted:
             continue
         try:
