@@ -6,12 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 import faust
-from aiokafka.partitioner import murmur2
 
 from stream.codec import dumps
 from stream.events.validate import Rejected, validate_event
 from stream.pipeline.metrics import reason_kind
 from stream.pipeline.runtime import Runtime
+from stream.pipeline.topology import partition_of
 
 
 def dead_letter(reason: str, raw: bytes, message: Any, at_ms: int) -> bytes:
@@ -47,7 +47,7 @@ def register(app: faust.App, rt: Runtime) -> None:
             result["in_ms"] = wall  # processing-time start, for the latency histogram
             # the origin and the lane let later stages recognise redeliveries (core/redelivery.py)
             key = result["actor_id"].encode()
-            lane = (murmur2(key) & 0x7FFFFFFF) % partitions  # what the default partitioner picks
+            lane = partition_of(result["actor_id"], partitions)  # what the default partitioner picks
             result["src"] = [event.message.partition, event.message.offset]
             result["lane"] = lane
             await topo.by_actor.send(key=key, partition=lane, value=dumps(result))

@@ -113,6 +113,11 @@ def error(view: View, status: int, message: str) -> Response:
     return view.json({"error": message, "status": status}, status=status)
 
 
+def found(view: View, user_id: str, body: dict[str, Any] | None) -> Response:
+    """The body, or the API's 404 for a user this deployment does not know."""
+    return view.json(body) if body is not None else error(view, 404, f"unknown user {user_id!r}")
+
+
 Handler = Callable[..., Awaitable[Response]]
 
 
@@ -173,11 +178,9 @@ def register(app: faust.App, rt: Runtime, readiness: Readiness, feed: ScoreFeed)
         @app.table_route(table=users, match_info="user_id")
         async def get(self, request: Request, user_id: str) -> Response:
             body = explain(rt, user_id)
-            if body is None:
-                return error(self, 404, f"unknown user {user_id!r}")
-            for extra in EXPLAIN_ONLY:
+            for extra in EXPLAIN_ONLY if body is not None else ():
                 body.pop(extra)
-            return self.json(body)
+            return found(self, user_id, body)
 
         @admin_only(rt)
         @app.table_route(table=users, match_info="user_id")
@@ -196,19 +199,13 @@ def register(app: faust.App, rt: Runtime, readiness: Readiness, feed: ScoreFeed)
     class Explain(View):
         @app.table_route(table=users, match_info="user_id")
         async def get(self, request: Request, user_id: str) -> Response:
-            body = explain(rt, user_id)
-            if body is None:
-                return error(self, 404, f"unknown user {user_id!r}")
-            return self.json(body)
+            return found(self, user_id, explain(rt, user_id))
 
     @app.page("/users/{user_id}/history")
     class History(View):
         @app.table_route(table=users, match_info="user_id")
         async def get(self, request: Request, user_id: str) -> Response:
-            body = history(rt, user_id)
-            if body is None:
-                return error(self, 404, f"unknown user {user_id!r}")
-            return self.json(body)
+            return found(self, user_id, history(rt, user_id))
 
     def local_board(limit: int, topic: str | None, network: str | None) -> list[dict[str, Any]]:
         resume_clock(rt)
