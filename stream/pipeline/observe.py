@@ -17,6 +17,7 @@ from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 from stream.kafka import client_options
 from stream.pipeline.runtime import Runtime
 from stream.pipeline.sweep import resume_clock
+from stream.pipeline.topology import owned_partitions
 
 log = logging.getLogger(__name__)
 
@@ -56,11 +57,7 @@ class Readiness:
         return time.monotonic() - self.broker_ok_at < BROKER_STALE_SECONDS
 
     def report(self, app: faust.App, rt: Runtime) -> dict[str, Any]:
-        assigned = sorted(
-            tp.partition
-            for tp in app.assignor.assigned_actives()
-            if tp.topic == rt.topology.by_target.get_topic_name()
-        )
+        assigned = sorted(owned_partitions(app, rt.topology))
         checks = {
             "broker_reachable": self.broker_reachable(),
             "partitions_assigned": _has_assignment(app),

@@ -15,7 +15,7 @@ from stream.core import stages
 from stream.core.state import UserState
 from stream.pipeline.runtime import Runtime
 from stream.pipeline.score import last_action
-from stream.pipeline.topology import partition_of
+from stream.pipeline.topology import owned_partitions, partition_of
 
 
 def resume_clock(rt: Runtime) -> bool:
@@ -55,8 +55,7 @@ def register(app: faust.App, rt: Runtime) -> None:
     async def sweep() -> None:
         if app.rebalancing or app.in_recovery:
             return
-        name = by_target.get_topic_name()
-        active = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == name}
+        active = owned_partitions(app, rt.topology)
         now, moved = decayed_users(rt, None if len(active) == rt.settings.partitions else active)
         for user_id in moved:
             await by_target.send(

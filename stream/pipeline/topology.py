@@ -61,6 +61,12 @@ def declare(app: faust.App, settings: Settings) -> Topology:
     )
 
 
+def owned_partitions(app: faust.App, topology: Topology) -> set[int]:
+    """The user partitions this worker is active for (the same numbers in every user-keyed topic)."""
+    name = topology.by_target.get_topic_name()
+    return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == name}
+
+
 def partition_of(user_id: str, partitions: int) -> int:
     """The partition the producer's default partitioner picks for this key (Java-compatible)."""
     return (murmur2(user_id.encode()) & 0x7FFFFFFF) % partitions

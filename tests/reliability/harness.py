@@ -339,3 +339,12 @@ async def producing(settings: Settings) -> AsyncIterator[AIOKafkaProducer]:
         yield producer
     finally:
         await producer.stop()
+
+
+def health(worker: WorkerProc) -> tuple[int, dict[str, Any]]:
+    """(status, body) of /health; (0, {}) when the worker does not answer."""
+    try:
+        status, body = worker.get("/health")
+    except OSError:
+        return 0, {}
+    return status, body if isinstance(body, dict) else {}

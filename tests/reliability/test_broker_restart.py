@@ -19,7 +19,6 @@ from stream.kafka import client_options
 from stream.local_worker import free_port
 from stream.settings import PROJECT_ROOT
 from tests.conftest import eventually
-from tests.integration.conftest import WorkerProc
 from tests.reliability.conftest import Baseline
 from tests.reliability.harness import (
     FAULTS_ONLY_IN_FULL,
@@ -27,6 +26,7 @@ from tests.reliability.harness import (
     Deployment,
     drained,
     final_state,
+    health,
     lag,
     producing,
     send_paced,
@@ -74,14 +74,6 @@ async def backlog(dep: Deployment) -> int:
     finally:
         await consumer.stop()
         await admin.close()
-
-
-def health(worker: WorkerProc) -> tuple[int, dict[str, Any]]:
-    try:
-        status, body = worker.get("/health")
-    except OSError:
-        return 0, {}
-    return status, body if isinstance(body, dict) else {}
 
 
 # LocalBroker.start detaches the broker (it outlives `sway broker start`): its Popen object and

@@ -9,7 +9,6 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from tests.conftest import eventually
 from tests.integration.conftest import WorkerProc
@@ -21,6 +20,7 @@ from tests.reliability.harness import (
     Deployment,
     drained,
     final_state,
+    health,
     kill,
     producing,
     rng,
@@ -31,15 +31,6 @@ from tests.reliability.harness import (
 
 #: SWAY_PARTITIONS in worker_env: the partitions /health lists (those of the by-target stage).
 ALL = [0, 1, 2, 3]
-
-
-def health(worker: WorkerProc) -> tuple[int, dict[str, Any]]:
-    """(status, body) of /health; (0, {}) when the worker does not answer."""
-    try:
-        status, body = worker.get("/health")
-    except OSError:
-        return 0, {}
-    return status, body if isinstance(body, dict) else {}
 
 
 @dataclass
