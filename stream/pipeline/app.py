@@ -9,7 +9,7 @@ import time
 import faust
 
 from stream.clock import StreamClock
-from stream.pipeline import codecs, durability, enrich, ingest, observe, score, sweep, web
+from stream.pipeline import codecs, durability, enrich, fetch_order, ingest, observe, score, sweep, web
 from stream.pipeline.feed import ScoreFeed
 from stream.pipeline.metrics import Metrics
 from stream.pipeline.runtime import Runtime
@@ -49,6 +49,7 @@ def create_app(settings: Settings | None = None) -> tuple[faust.App, Runtime]:
     settings = settings or load_settings()
     codecs.register()
     durability.install()  # table writes sent before their offsets commit
+    fetch_order.install()  # input records handed over in order, once per fetch position
     datadir = settings.data_dir / "worker" / settings.app_id
     datadir.parent.mkdir(parents=True, exist_ok=True)
     app = faust.App(
