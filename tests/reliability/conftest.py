@@ -23,6 +23,7 @@ from stream.settings import load_settings
 from tests.integration.conftest import broker  # noqa: F401 - the shared broker fixture
 from tests.reliability.harness import (
     FULL,
+    MEAN_FLOOR,
     RATE,
     SCORE_FLOOR,
     Deployment,
@@ -109,7 +110,7 @@ class Baseline:
             f"{self.components(final, who)} vs {self.components(self.runs[0], who)}"
         )
         assert worst <= self.bound, (label, who, worst, self.bound)
-        assert mean <= max(3 * self.spread[1], SCORE_FLOOR / 5), (label, mean, self.spread[1])
+        assert mean <= max(3 * self.spread[1], MEAN_FLOOR), (label, mean, self.spread[1])
         return worst, mean
 
 

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
@@ -40,12 +39,6 @@ from tests.integration.conftest import WorkerProc
 #: `make test-reliability` sets SWAY_RELIABILITY=full: more kills, more events, more fuzz.
 FULL = os.environ.get("SWAY_RELIABILITY", "").strip().lower() == "full"
 
-#: Tests that kill or restart processes run only in `make test-reliability` for now: Faust
-#: intermittently leaves one record after a restart unprocessed with its partition's commit stuck
-#: behind it (README, Reliability), so in CI they would fail at random rather than on a regression.
-FAULTS_ONLY_IN_FULL = pytest.mark.skipif(
-    not FULL, reason="kill/restart tests run in make test-reliability (intermittent Faust commit stall)"
-)
 
 #: The fixed event file: a simulated world (posts, likes, retweets, bots, five networks).
 WORLD = (
@@ -67,6 +60,13 @@ GROUP_ENV = {
 #: The score difference (points on the 1-100 scale) a disturbed run is always allowed, when the
 #: measured spread between the two undisturbed runs happens to be smaller (Baseline.bound).
 SCORE_FLOOR = 5.0
+#: The mean score difference over all users a disturbed run is always allowed. Measured after
+#: 6 SIGKILLs (this replay packs 2 stream days into 53 s, so a 12 s restart backlog is half a
+#: stream day): 0.09-1.09 over 7 runs, one run in three above 0.6. The cause is known: while a
+#: restarted worker works off its backlog, enrich runs ahead of the score stage and reads an
+#: engager whose own engagement is not scored yet at the floor score 1.0, where the batch
+#: reads their settled score; everyone that engager touched in that window moves a little.
+MEAN_FLOOR = 1.5
 
 
 def world_events() -> list[dict[str, Any]]:

@@ -21,7 +21,6 @@ from stream.settings import PROJECT_ROOT
 from tests.conftest import eventually
 from tests.reliability.conftest import Baseline
 from tests.reliability.harness import (
-    FAULTS_ONLY_IN_FULL,
     RATE,
     Deployment,
     drained,
@@ -79,7 +78,6 @@ async def backlog(dep: Deployment) -> int:
 # LocalBroker.start detaches the broker (it outlives `sway broker start`): its Popen object and
 # stdout file are dropped while the broker runs, which Python reports when they are collected
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
-@FAULTS_ONLY_IN_FULL
 async def test_the_worker_survives_a_broker_restart_mid_stream(
     baseline: Baseline, private_broker: LocalBroker, tmp_path: Path
 ) -> None:

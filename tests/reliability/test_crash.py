@@ -9,7 +9,6 @@ from pathlib import Path
 
 from tests.reliability.conftest import Baseline
 from tests.reliability.harness import (
-    FAULTS_ONLY_IN_FULL,
     FULL,
     RATE,
     Deployment,
@@ -26,7 +25,6 @@ from tests.reliability.harness import (
 KILLS = 6 if FULL else 2
 
 
-@FAULTS_ONLY_IN_FULL
 async def test_sigkill_at_random_points_loses_nothing_and_counts_nothing_twice(
     baseline: Baseline, tmp_path: Path
 ) -> None:

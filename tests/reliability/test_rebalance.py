@@ -14,7 +14,6 @@ from tests.conftest import eventually
 from tests.integration.conftest import WorkerProc
 from tests.reliability.conftest import Baseline
 from tests.reliability.harness import (
-    FAULTS_ONLY_IN_FULL,
     GROUP_ENV,
     RATE,
     Deployment,
@@ -59,7 +58,6 @@ class HealthLog:
         return None
 
 
-@FAULTS_ONLY_IN_FULL
 async def test_a_killed_worker_s_partitions_are_taken_over_and_nothing_is_lost(
     baseline: Baseline, tmp_path: Path
 ) -> None:
