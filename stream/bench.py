@@ -125,24 +125,10 @@ def preload_records(opts: BenchOptions) -> Iterator[Record]:
 
 
 async def produce(settings: Settings, topic: str, recs: Iterator[Record]) -> tuple[int, float]:
-    from stream.kafka import ensure_topics, make_producer
+    from stream.kafka import send_all
 
-    await ensure_topics(settings, [topic])
-    producer = make_producer(settings)
-    await producer.start()
-    began, sent = time.monotonic(), 0
-    try:
-        pending = []
-        for key, value in recs:
-            pending.append(await producer.send(topic, value=value, key=key))
-            sent += 1
-            if len(pending) >= 5000:
-                await asyncio.gather(*pending)
-                pending.clear()
-        await asyncio.gather(*pending)
-        await producer.flush()
-    finally:
-        await producer.stop()
+    began = time.monotonic()
+    sent = await send_all(settings, topic, recs, window=5000)
     return sent, time.monotonic() - began
 
 

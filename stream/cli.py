@@ -109,16 +109,10 @@ async def _produce(
     desc: str,
     progress: bool = True,
 ) -> int:
-    from stream.kafka import Pacer, ensure_topics, make_producer
+    from stream.kafka import send_all
 
     settings = load_settings()
-    topic = settings.topic("interactions")
-    await ensure_topics(settings, [topic])
-    producer = make_producer(settings)
-    await producer.start()
-    sent = 0
-    pacer = Pacer(rate)
-    bar = tqdm(
+    with tqdm(
         total=total,
         unit="ev",
         desc=desc,
@@ -126,25 +120,9 @@ async def _produce(
         smoothing=0.1,
         mininterval=0.5,
         file=sys.stderr,
-    )
-    try:
-        pending = []
-        for key, value in records:
-            pending.append(await producer.send(topic, value=value, key=key))
-            sent += 1
-            if len(pending) >= 2000:
-                await asyncio.gather(*pending)
-                bar.update(len(pending))
-                pending.clear()
-            await pacer.tick()
-        if pending:
-            await asyncio.gather(*pending)
-            bar.update(len(pending))
-        await producer.flush()
-    finally:
-        bar.close()
-        await producer.stop()
-    return sent
+    ) as bar:
+        topic = settings.topic("interactions")
+        return await send_all(settings, topic, records, rate=rate, on_sent=bar.update)
 
 
 @main.command()

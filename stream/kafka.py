@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import ssl
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -82,6 +82,43 @@ class Pacer:
         ahead = self.sent / self.rate - (time.monotonic() - self.start)
         if ahead > 0.005:
             await asyncio.sleep(ahead)
+
+
+async def send_all(
+    settings: Settings,
+    topic: str,
+    records: Iterable[tuple[bytes | None, bytes]],
+    *,
+    rate: float = 0.0,
+    window: int = 2000,
+    on_sent: Callable[[int], None] | None = None,
+) -> int:
+    """Send every (key, value) to `topic` at `rate` records/s (0: as fast as possible), at most
+    `window` unacknowledged at a time; `on_sent` hears each acknowledged window. Returns the count."""
+    await ensure_topics(settings, [topic])
+    producer = make_producer(settings)
+    await producer.start()
+    sent = 0
+    pacer = Pacer(rate)
+    try:
+        pending = []
+        for key, value in records:
+            pending.append(await producer.send(topic, value=value, key=key))
+            sent += 1
+            if len(pending) >= window:
+                await asyncio.gather(*pending)
+                if on_sent is not None:
+                    on_sent(len(pending))
+                pending.clear()
+            await pacer.tick()
+        if pending:
+            await asyncio.gather(*pending)
+            if on_sent is not None:
+                on_sent(len(pending))
+        await producer.flush()
+    finally:
+        await producer.stop()
+    return sent
 
 
 async def read_topic(
