@@ -10,6 +10,7 @@ import faust
 
 from stream.clock import StreamClock
 from stream.pipeline import codecs, durability, enrich, fetch_order, ingest, observe, score, sweep, web
+from stream.pipeline.backpressure import ScoreBacklog
 from stream.pipeline.feed import ScoreFeed
 from stream.pipeline.metrics import Metrics
 from stream.pipeline.runtime import Runtime
@@ -88,6 +89,7 @@ def create_app(settings: Settings | None = None) -> tuple[faust.App, Runtime]:
         clock=StreamClock(time.time, max_future_ms=int(settings.max_future * 1000)),
         topology=topology,
         metrics=Metrics(),
+        backlog=ScoreBacklog(app, topology.by_target.get_topic_name()),
     )
     for stage in (ingest, enrich, score, sweep):
         stage.register(app, rt)

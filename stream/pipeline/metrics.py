@@ -37,6 +37,11 @@ class Metrics:
             ["reason"],
             registry=r,
         )
+        self.enrich_waits = Counter(
+            "sway_enrich_waits",
+            "Times enrich waited for the score stage to catch up (after restarts and bursts)",
+            registry=r,
+        )
         self.updates = Counter(
             "sway_score_updates",
             "Score updates emitted on the scores topic, by cause",

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from stream.clock import StreamClock
 from stream.core.params import Params
+from stream.pipeline.backpressure import ScoreBacklog
 from stream.pipeline.metrics import Metrics
 from stream.pipeline.topology import Topology
 from stream.settings import Settings
@@ -19,6 +20,7 @@ class Runtime:
     clock: StreamClock
     topology: Topology
     metrics: Metrics
+    backlog: ScoreBacklog
 
     def wall_ms(self) -> int:
         return int(time.time() * 1000)

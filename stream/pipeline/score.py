@@ -102,6 +102,9 @@ def register(app: faust.App, rt: Runtime) -> None:
     @app.agent(topo.by_target, name="sway.score")
     async def score(stream: faust.StreamT[bytes]) -> None:
         async for raw in stream:
+            current = stream.current_event
+            if current is not None:
+                rt.backlog.scoring(current.message.partition, current.message.offset)
             event = loads(raw)
             # control records (sweep, erase, forget) come from Sway itself: ingest rebuilds every
             # event from the contract's fields, so no producer can send one
@@ -112,7 +115,6 @@ def register(app: faust.App, rt: Runtime) -> None:
                 await erase(event)
                 continue
             if "forget" in event:
-                current = stream.current_event
                 assert current is not None
                 await forget(event, current.message.partition)
                 continue
