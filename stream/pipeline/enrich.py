@@ -42,5 +42,4 @@ def register(app: faust.App, rt: Runtime) -> None:
                 metrics.duplicates.labels("enrich").inc()
                 continue
             actors[actor_id] = actor  # assign back: only assignment is changelogged
-            rt.clock.observe(event["ts"])
             await topo.by_target.send(key=stages.target_of(out).encode(), value=dumps(out))
