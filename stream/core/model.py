@@ -456,8 +456,19 @@ def settled_score(state: UserState, at: int, params: Params) -> float:
     score would make it depend on how far the score stage lags enrich (a burst replay, a restart's
     backlog, a failover read scores not computed yet); the score of a closed period is the same in
     stream and batch whenever the lag is shorter than the time since the period turned. A day is
-    Klout's own cadence, and a lag of a day is far beyond any backlog we measured."""
-    return state.score if at // params.settle_ms > state.hour else state.settled
+    Klout's own cadence, and a lag of a day is far beyond any backlog we measured.
+
+    A read can also come late: an event enriched again after a restart, when the engager's state
+    has moved on to a later period. The daily history then still holds the close of the day
+    before `at` (history points are the last score of each day, and a period is a day)."""
+    period = at // params.settle_ms
+    if period > state.hour:
+        return state.score
+    if period == state.hour or params.settle_ms != DAY_MS:
+        return state.settled
+    day = at // DAY_MS
+    closed = [s for d, s in state.history if d < day]
+    return closed[-1] if closed else 1.0
 
 
 def trend(state: UserState, now: int) -> dict[str, float]:

@@ -434,3 +434,18 @@ def test_content_is_credited_with_the_engagement_it_earned() -> None:
 def test_content_memory_is_bounded() -> None:
     events = [eng(i, "like", f"fan{i}", T0 + i, content_id=f"p{i}") for i in range(200)]
     assert len(fold(events).contents) <= DEFAULT.content_track + DEFAULT.content_track // 4
+
+
+def test_the_settled_score_read_late_is_the_one_read_on_time() -> None:
+    """An engagement enriched again after a restart reads the engager's score for the day the
+    engagement happened, even when the engager's state has since moved on to later days."""
+    state, on_time = UserState(USER), {}
+    for day in range(4):
+        for i in range(3 * day + 1):
+            ts = T0 + day * DAY_MS + (i + 1) * 3_600_000
+            on_time[ts] = model.settled_score(state, ts, DEFAULT)  # what enrich reads right then
+            state = apply(state, eng(f"{day}-{i}", "retweet", f"fan{day}-{i}", ts), DEFAULT).state
+            state = model.record(state, score(state, ts, DEFAULT), ts, "engaged", DEFAULT)
+    assert len(set(on_time.values())) == 4  # one close per day: 1.0, then three different scores
+    for ts, expected in on_time.items():
+        assert model.settled_score(state, ts, DEFAULT) == expected
