@@ -5,9 +5,13 @@ reads from the score stage's table. After a restart, a failover or a broker outa
 work off a backlog, and enrich (the cheaper stage) ran far ahead: an engager whose own engagement
 was still queued for the score stage was read at the floor score 1.0, where the batch reference
 reads their real score (tests/reliability measured up to 4.5 points on one user, 1.2 on average).
-Holding enrich within `limit` records of the score stage keeps that window small. At steady state
-the score stage keeps up and enrich never waits; it never waits longer than `max_wait` per record,
-so a stalled score stage slows enrich down but cannot stop it.
+Holding enrich within LIMIT records of the score stage keeps that window small. At steady state
+the score stage keeps up and enrich never waits.
+
+Enrich must never wait with its own buffer more than half full: one fetch loop hands records to
+every agent, and it blocks on a full buffer, so an enrich that stops reading would also stop the
+score stage it waits for (`sway bench` found that: 1 record per MAX_WAIT_S). A big backlog
+therefore goes through unthrottled; the restart backlogs that caused the jitter fit in the buffer.
 """
 
 from __future__ import annotations
@@ -70,12 +74,17 @@ class ScoreBacklog:
             total += max(0, end - 1 - done)
         return total
 
-    async def wait(self) -> bool:
-        """Return at once (False) unless the score stage owes more than LIMIT records."""
-        if self.owed() <= LIMIT:
+    async def wait(self, buffer: Any) -> bool:
+        """Return at once (False) unless the score stage owes more than LIMIT records and
+        enrich's own `buffer` (the agent's queue) has room to spare."""
+
+        def room() -> bool:
+            return bool(buffer.qsize() < buffer.maxsize // 2)
+
+        if not room() or self.owed() <= LIMIT:
             return False
         deadline = time.monotonic() + MAX_WAIT_S
-        while self.owed() > RESUME:
+        while room() and self.owed() > RESUME:
             left = deadline - time.monotonic()
             if left <= 0:
                 break

@@ -27,7 +27,7 @@ def register(app: faust.App, rt: Runtime) -> None:
     @app.agent(topo.by_actor, name="sway.enrich")
     async def enrich(stream: faust.StreamT[bytes]) -> None:
         async for raw in stream:
-            if await rt.backlog.wait():  # keep the score stage close behind (backpressure.py)
+            if await rt.backlog.wait(stream.channel.queue):  # score stage close behind (backpressure.py)
                 metrics.enrich_waits.inc()
             event = loads(raw)
             if "erase" in event:  # a control record from DELETE /users/{id}; events never carry it
