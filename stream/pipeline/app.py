@@ -89,7 +89,7 @@ def create_app(settings: Settings | None = None) -> tuple[faust.App, Runtime]:
         clock=StreamClock(time.time, max_future_ms=int(settings.max_future * 1000)),
         topology=topology,
         metrics=Metrics(),
-        backlog=ScoreBacklog(app, topology.by_target.get_topic_name()),
+        backlog=ScoreBacklog(app, topology),
     )
     for stage in (ingest, enrich, score, sweep):
         stage.register(app, rt)

@@ -22,6 +22,9 @@ import time
 from typing import Any
 
 import faust
+from faust.types import TP
+
+from stream.pipeline.topology import Topology, owned_partitions
 
 #: Records the score stage may owe before enrich waits, and how far it must drain before enrich
 #: goes on (hysteresis: enrich does not wake for every record scored).
@@ -33,11 +36,12 @@ MAX_WAIT_S = 2.0
 class ScoreBacklog:
     """How many by-target records this worker's score stage still owes."""
 
-    def __init__(self, app: faust.App, topic: str) -> None:
+    def __init__(self, app: faust.App, topology: Topology) -> None:
         self.app = app
-        self.topic = topic
+        self.topology = topology
+        self.topic = topology.by_target.get_topic_name()
         self.scored: dict[int, int] = {}  # partition -> offset of the record being scored
-        self._tps: list[Any] = []
+        self._tps: list[TP] = []
         self._tps_at = -1.0
         self._progress = asyncio.Event()
 
@@ -45,22 +49,19 @@ class ScoreBacklog:
         self.scored[partition] = offset
         self._progress.set()
 
-    def _partitions(self, consumer: Any) -> list[Any]:
+    def _partitions(self) -> list[TP]:
         """The worker's by-target partitions, looked up at most once a second (cheap per event)."""
         now = time.monotonic()
         if now - self._tps_at > 1.0:
             self._tps_at = now
-            try:
-                self._tps = [tp for tp in consumer.assignment() if tp.topic == self.topic]
-            except Exception:  # noqa: BLE001 - consumer not started or rebalancing
-                self._tps = []
+            self._tps = [TP(self.topic, p) for p in owned_partitions(self.app, self.topology)]
         return self._tps
 
     def owed(self) -> int:
         consumer = self.app.consumer
         total = 0
         committed: dict[Any, int | None] = getattr(consumer, "_committed_offset", {})
-        for tp in self._partitions(consumer):
+        for tp in self._partitions():
             try:
                 end = consumer.highwater(tp)
             except Exception:  # noqa: BLE001 - no fetch yet, or no longer assigned
