@@ -64,7 +64,7 @@ SCORE_FLOOR = 5.0
 #: 2 stream days into 53 s, so a 12 s restart backlog is half a stream day; the network component
 #: reads engagers' settled scores, and what enrich can read depends on how far the score stage is
 #: behind (README, Reliability). Measured after 6 SIGKILLs with backpressure.py and the late-read
-#: rule: 0.06-0.71 (before them up to 1.09).
+#: rule: 0.04-0.71 (before them up to 1.09).
 MEAN_FLOOR = 1.5
 
 
