@@ -121,6 +121,7 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:  # pragma: no cover 
                     offset = message.offset
                     ordered = acks_enabled_for(message.topic)
                     want = expected.get(tp)
+                    gap: tuple[int, int] | None = None  # offsets with no record, to acknowledge
                     if ordered and want is not None and read_offsets[tp] is not None:
                         if offset < want:
                             continue  # already read at this position
@@ -139,19 +140,18 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:  # pragma: no cover 
                                 "%s[%s]: no records at offsets %s..%s; going on at %s",
                                 message.topic, message.partition, want, offset - 1, offset,
                             )  # fmt: skip
-                            await self._add_gap(tp, want, offset)
-                            if not _current(self, message):
-                                _left(self, message, "fetched before a rebalance")
-                                break
+                            gap = (want, offset)
                     else:
                         r_offset = read_offsets[tp]
                         if r_offset is not None and offset < r_offset:
                             continue  # Faust's rule, for changelogs and unknown positions
                         if r_offset and offset - r_offset > 1 and ordered:
-                            await self._add_gap(tp, r_offset + 1, offset)
-                            if not _current(self, message):
-                                _left(self, message, "fetched before a rebalance")
-                                break
+                            gap = (r_offset + 1, offset)
+                    if gap is not None:
+                        await self._add_gap(tp, *gap)
+                        if not _current(self, message):
+                            _left(self, message, "fetched before a rebalance")
+                            break
                     seeks = _sought(self)
                     handing = asyncio.ensure_future(callback(message))
                     await self.wait_first(handing, self.suspend_flow.wait())
