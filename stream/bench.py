@@ -79,6 +79,7 @@ class BenchOptions:
     memory_users: int = 1_000_000
     memory_templates: int = 200_000  # Higgs lines whose states are the templates
     memory_stores: tuple[str, ...] = ("memory", "rocksdb")
+    skip_floor: bool = False
     skip_pipeline: bool = False
     skip_latency: bool = False
     skip_memory: bool = False
@@ -507,6 +508,37 @@ def memory_phase(opts: BenchOptions, tmp: Path) -> dict[str, Any]:
     return out
 
 
+async def floor_phase(
+    settings: Settings, topic: str, expected: int, opts: BenchOptions, tmp: Path
+) -> dict[str, Any]:
+    """The smallest Faust apps on the same topic (`stream.faust_floor`): Faust's own ceiling."""
+    from stream.faust_floor import MODES
+
+    out: dict[str, Any] = {}
+    for mode in MODES:
+        cmd = [
+            sys.executable, "-m", "stream.faust_floor",
+            "--broker", settings.broker_url, "--topic", topic,
+            "--partitions", str(opts.partitions), "--expected", str(expected),
+            "--mode", mode, "--dir", str(tmp / f"floor-{mode}"),
+        ]  # fmt: skip
+        log(f"faust floor ({mode}): one bare Faust agent on {topic}")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SWAY_")}
+        done = await asyncio.to_thread(
+            subprocess.run, cmd, capture_output=True, text=True, cwd=PROJECT_ROOT, env=env,
+            timeout=opts.timeout, check=False,
+        )  # fmt: skip
+        # the Faust worker writes terminal escapes to stdout too; the result is the JSON object
+        lines = [ln[ln.index('{"mode"') :] for ln in done.stdout.splitlines() if '{"mode"' in ln]
+        if not lines:
+            raise RuntimeError(
+                f"faust floor ({mode}) failed (exit {done.returncode}):\n{done.stderr[-3000:]}"
+            )
+        out[mode] = orjson.loads(lines[-1])
+        log(f"faust floor ({mode}): {out[mode]['events_per_s']:,.0f} records/s")
+    return out
+
+
 # --- the memory probe (a subprocess) ------------------------------------------------------
 
 
@@ -638,6 +670,8 @@ async def run_async(opts: BenchOptions, tmp: Path) -> dict[str, Any]:
         raw = await raw_consume(settings, topic, sent)
         log(f"raw consume: {raw['events_per_s']:,.0f} records/s")
         result["raw_consume"] = raw
+        if not opts.skip_floor:
+            result["faust_floor"] = await floor_phase(settings, topic, sent, opts, tmp)
         workers = Workers(prefix, opts, tmp)
         try:
             if not opts.skip_pipeline:
@@ -646,6 +680,9 @@ async def run_async(opts: BenchOptions, tmp: Path) -> dict[str, Any]:
                 result["pipeline"] = pipe
                 result["events_per_s"] = pipe["events_per_s"]
                 result["ratio_to_raw_consume"] = pipe["events_per_s"] / raw["events_per_s"]
+                if "forward" in result.get("faust_floor", {}):
+                    floor = result["faust_floor"]["forward"]["events_per_s"]
+                    result["ratio_to_faust_floor"] = pipe["events_per_s"] / floor
                 result["higgs_replay_s"] = HIGGS_EVENTS / pipe["events_per_s"]
                 log(
                     f"pipeline: {pipe['events_per_s']:,.0f} events/s "
@@ -729,10 +766,15 @@ def format_report(r: dict[str, Any]) -> str:
     if "preload" in r:
         row("preload (producer), events/s", r["preload"]["events_per_s"])
         row("raw consume (bare aiokafka), events/s", r["raw_consume"]["events_per_s"])
+    for mode, f in r.get("faust_floor", {}).items():
+        row(f"Faust floor ({mode}), records/s", f["events_per_s"])
+        row(f"Faust floor ({mode}), per CPU-second", f["records"] / f["cpu_s"] if f["cpu_s"] else None)
     if "pipeline" in r:
         pipe = r["pipeline"]
         row("pipeline end to end, events/s", r["events_per_s"], key="events_per_s")
         row("ratio to raw consume", r["ratio_to_raw_consume"], key="ratio_to_raw_consume")
+        if "ratio_to_faust_floor" in r:
+            row("ratio to Faust floor (forward)", r["ratio_to_faust_floor"])
         row("worker CPU, events per CPU-second", pipe["events_per_cpu_s"])
         row("563k Higgs replay, projected s", r["higgs_replay_s"], " s", key="higgs_replay_s")
         row("worker peak RSS", pipe["worker_peak_rss_mib"], " MiB")

@@ -393,6 +393,7 @@ def rescore(file: Path, fmt: str, limit: int | None, top_n: int, out: Path | Non
     help="Higgs lines whose states are copied.",
 )
 @click.option("--memory-store", "memory_stores", multiple=True, type=click.Choice(["memory", "rocksdb"]))
+@click.option("--skip-floor", is_flag=True, help="Skip the bare-Faust ceiling (stream/faust_floor.py).")
 @click.option("--skip-pipeline", is_flag=True)
 @click.option("--skip-latency", is_flag=True)
 @click.option("--skip-memory", is_flag=True)

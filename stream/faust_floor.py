@@ -1,0 +1,106 @@
+"""The Faust floor: how fast faust-streaming itself moves records on this machine.
+
+`sway bench` compares the pipeline with a bare aiokafka consumer, which no Faust app can match:
+Faust adds a task, futures, an ack and sensor calls per message. This probe runs the smallest
+possible Faust app on the same preloaded topic, with Sway's producer and buffer settings and none
+of Sway's code, so the report can say how much of the gap is Faust's and how much is Sway's.
+
+Modes (each in its own process, started by `sway bench`):
+
+- ``consume``: one agent that counts records and does nothing else;
+- ``forward``: one agent that sends every record on to another topic (one hop, as each of
+  Sway's three stages does at least once), timed until the producer has flushed.
+
+Prints one JSON line: records, seconds (first record in -> last record done), CPU seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import faust
+import orjson
+
+MODES = ("consume", "forward")
+
+
+def build(broker: str, topic: str, partitions: int, expected: int, mode: str, datadir: Path) -> faust.App:
+    """A Faust app with one agent on `topic` that exits the process after `expected` records."""
+    app = faust.App(
+        f"sway-floor-{uuid.uuid4().hex[:8]}",
+        broker=broker,
+        store="memory://",
+        datadir=str(datadir),
+        topic_partitions=partitions,
+        topic_replication_factor=1,
+        consumer_auto_offset_reset="earliest",
+        web_enabled=False,
+        producer_linger_ms=10,
+        producer_max_batch_size=256 * 1024,
+        stream_buffer_maxsize=16384,
+        broker_max_poll_records=2000,
+        producer_acks=-1,
+        broker_commit_interval=1.0,
+        autodiscover=False,
+    )
+    source = app.topic(topic, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
+    sink = app.topic(
+        f"{topic}.floor-{uuid.uuid4().hex[:6]}",
+        partitions=partitions,
+        key_serializer="raw",
+        value_serializer="raw",
+    )
+    state: dict[str, Any] = {"n": 0, "first": None, "cpu": None}
+
+    async def finish() -> None:
+        if mode == "forward":
+            await app.producer.flush()
+        took = time.monotonic() - state["first"]
+        cpu = time.process_time() - state["cpu"]
+        line = {
+            "mode": mode,
+            "records": state["n"],
+            "seconds": took,
+            "events_per_s": state["n"] / took,
+            "cpu_s": cpu,
+        }
+        os.write(1, orjson.dumps(line) + b"\n")  # fd 1: the Faust worker redirects sys.stdout to its log
+        os._exit(0)  # a probe: no graceful Faust shutdown to wait for
+
+    @app.agent(source)
+    async def floor(stream: faust.StreamT[bytes]) -> None:
+        async for event in stream.events():
+            if state["first"] is None:
+                state["first"], state["cpu"] = time.monotonic(), time.process_time()
+            if mode == "forward":
+                await sink.send(key=event.key, value=event.value)
+            state["n"] += 1
+            if state["n"] >= expected:
+                await finish()
+
+    return app
+
+
+def main(argv: list[str]) -> None:
+    ap = argparse.ArgumentParser(prog="python -m stream.faust_floor")
+    ap.add_argument("--broker", required=True)
+    ap.add_argument("--topic", required=True)
+    ap.add_argument("--partitions", type=int, required=True)
+    ap.add_argument("--expected", type=int, required=True)
+    ap.add_argument("--mode", choices=MODES, required=True)
+    ap.add_argument("--dir", type=Path, required=True)
+    a = ap.parse_args(argv)
+    a.dir.mkdir(parents=True, exist_ok=True)
+    app = build(a.broker, a.topic, a.partitions, a.expected, a.mode, a.dir)
+    worker = faust.Worker(app, loglevel="WARNING", quiet=True)
+    worker.execute_from_commandline()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
