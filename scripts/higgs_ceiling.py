@@ -92,6 +92,10 @@ def cut_data(rows: list[tuple[int, int, int, str]], cut: float) -> dict[str, np.
     return {"x": x, "y": y, **{f"decayed_{h}h": arr for h, arr in decayed.items()}}
 
 
+def out(cells: list[str]) -> None:
+    sys.stdout.write(" | ".join(cells) + "\n")
+
+
 def rho(a: np.ndarray, b: np.ndarray) -> float:
     return float(spearmanr(a, b)[0])
 
@@ -102,12 +106,14 @@ def main() -> None:
     t0, t1 = rows[0][2], rows[-1][2]
     data = {f: cut_data(rows, t0 + f * (t1 - t0)) for f in CUTS}
     head = ["cut", "users", "count", *(f"count decayed {h}h" for h in HALF_LIVES_H), "learned (14 signals)"]
-    print(" | ".join(head))
-    print(" | ".join("---" for _ in head))
+    out(head)
+    out(["---"] * len(head))
     means: defaultdict[str, list[float]] = defaultdict(list)
     for f, d in data.items():
         train = [g for g in data if g != f]
-        model = HistGradientBoostingRegressor(max_iter=200, learning_rate=0.05, max_leaf_nodes=15, random_state=0)
+        model = HistGradientBoostingRegressor(
+            max_iter=200, learning_rate=0.05, max_leaf_nodes=15, random_state=0
+        )
         model.fit(
             np.vstack([data[g]["x"] for g in train]),
             np.concatenate([rankdata(data[g]["y"]) / len(data[g]["y"]) for g in train]),
@@ -117,10 +123,10 @@ def main() -> None:
         row["learned (14 signals)"] = rho(model.predict(d["x"]), d["y"])
         for k, v in row.items():
             means[k].append(v)
-        print(" | ".join([f"{f:.2f}", f"{len(d['y']):,}", *(f"{v:.4f}" for v in row.values())]))
-    print(" | ".join(["mean", "", *(f"{np.mean(v):.4f}" for v in means.values())]))
+        out([f"{f:.2f}", f"{len(d['y']):,}", *(f"{v:.4f}" for v in row.values())])
+    out(["mean", "", *(f"{np.mean(v):.4f}" for v in means.values())])
     mid = [i for i, f in enumerate(CUTS) if f in (0.40, 0.55, 0.70)]
-    print(" | ".join(["mean 0.40/0.55/0.70", "", *(f"{np.mean([v[i] for i in mid]):.4f}" for v in means.values())]))
+    out(["mean 0.40/0.55/0.70", "", *(f"{np.mean([v[i] for i in mid]):.4f}" for v in means.values())])
 
 
 if __name__ == "__main__":
