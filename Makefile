@@ -41,7 +41,7 @@ test-unit: install system-deps
 	$(PY) -m pytest -m "not integration" $(PYTEST_ARGS)
 
 lint: install
-	$(VENV)/bin/ruff check stream tests
+	$(VENV)/bin/ruff check stream tests scripts
 	$(VENV)/bin/mypy
 
 broker-start: install
