@@ -9,7 +9,9 @@ Modes (each in its own process, started by `sway bench`):
 
 - ``consume``: one agent that counts records and does nothing else;
 - ``forward``: one agent that sends every record on to another topic (one hop, as each of
-  Sway's three stages does at least once), timed until the producer has flushed.
+  Sway's three stages does at least once), timed until the producer has flushed;
+- ``three-hops``: three agents in a row, each sending every record on to the next topic, as
+  ingest -> enrich -> score do, without tables, changelogs or any work.
 
 Prints one JSON line: records, seconds (first record in -> last record done), CPU seconds.
 """
@@ -27,11 +29,14 @@ from typing import Any
 import faust
 import orjson
 
-MODES = ("consume", "forward")
+#: mode -> Kafka hops (records sent on): consume only; forward once; three stages in a row,
+#: each forwarding to the next, as Sway's ingest -> enrich -> score (without their tables)
+HOPS = {"consume": 0, "forward": 1, "three-hops": 3}
+MODES = tuple(HOPS)
 
 
 def build(broker: str, topic: str, partitions: int, expected: int, mode: str, datadir: Path) -> faust.App:
-    """A Faust app with one agent on `topic` that exits the process after `expected` records."""
+    """A Faust app of bare agents on `topic` that exits the process after `expected` records."""
     app = faust.App(
         f"sway-floor-{uuid.uuid4().hex[:8]}",
         broker=broker,
@@ -49,40 +54,58 @@ def build(broker: str, topic: str, partitions: int, expected: int, mode: str, da
         broker_commit_interval=1.0,
         autodiscover=False,
     )
-    source = app.topic(topic, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
-    sink = app.topic(
-        f"{topic}.floor-{uuid.uuid4().hex[:6]}",
-        partitions=partitions,
-        key_serializer="raw",
-        value_serializer="raw",
-    )
+    hops = HOPS[mode]
+    tag = uuid.uuid4().hex[:6]
+    topics = [
+        app.topic(topic, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
+    ]
+    topics += [
+        app.topic(
+            f"{topic}.floor-{tag}-{i}",
+            partitions=partitions,
+            internal=True,
+            key_serializer="raw",
+            value_serializer="raw",
+        )
+        for i in range(1, hops + 1)
+    ]
     state: dict[str, Any] = {"n": 0, "first": None, "cpu": None}
 
     async def finish() -> None:
-        if mode == "forward":
+        if hops:
             await app.producer.flush()
         took = time.monotonic() - state["first"]
         cpu = time.process_time() - state["cpu"]
-        line = {
-            "mode": mode,
-            "records": state["n"],
-            "seconds": took,
-            "events_per_s": state["n"] / took,
-            "cpu_s": cpu,
-        }
+        line = {"mode": mode, "hops": hops, "records": state["n"], "seconds": took,
+                "events_per_s": state["n"] / took, "cpu_s": cpu}  # fmt: skip
         os.write(1, orjson.dumps(line) + b"\n")  # fd 1: the Faust worker redirects sys.stdout to its log
         os._exit(0)  # a probe: no graceful Faust shutdown to wait for
 
-    @app.agent(source)
-    async def floor(stream: faust.StreamT[bytes]) -> None:
-        async for event in stream.events():
-            if state["first"] is None:
-                state["first"], state["cpu"] = time.monotonic(), time.process_time()
-            if mode == "forward":
-                await sink.send(key=event.key, value=event.value)
-            state["n"] += 1
-            if state["n"] >= expected:
-                await finish()
+    def stage(i: int) -> None:
+        source, sink = topics[i], (topics[i + 1] if i < hops else None)
+        last = i == max(0, hops - 1)
+
+        async def floor(stream: faust.StreamT[bytes]) -> None:
+            async for event in stream.events():
+                if state["first"] is None:
+                    state["first"], state["cpu"] = time.monotonic(), time.process_time()
+                if sink is not None:
+                    await sink.send(key=event.key, value=event.value)
+                if last:
+                    state["n"] += 1
+                    if state["n"] >= expected:
+                        await finish()
+
+        app.agent(source, name=f"floor-{i}")(floor)
+
+    for i in range(max(1, hops)):
+        stage(i)
+    if hops:
+
+        @app.task
+        async def declare_last() -> None:
+            """The last topic is only written: created here, as Sway creates its outputs."""
+            await topics[-1].maybe_declare()
 
     return app
 
