@@ -293,6 +293,8 @@ def effective_time(state: UserState, now: int, params: Params) -> int:
 
 def bought_audience(state: UserState, params: Params) -> EngagerStat | None:
     """The summed contributions of suspected engagers, when they are most of the audience."""
+    if len(state.engagers) < params.bought_min_suspects:  # too few to hold enough suspects
+        return None
     suspects = [s for s in state.engagers.values() if s.quality < params.suspect_quality]
     if len(suspects) < params.bought_min_suspects or 2 * len(suspects) <= len(state.engagers):
         return None
