@@ -49,7 +49,7 @@ from typing import Any
 
 import orjson
 
-from stream.local_worker import WorkerProcess, free_port, worker_env
+from stream.local_worker import WorkerProcess, clean_env, free_port, worker_env
 from stream.settings import PROJECT_ROOT, Settings, load_settings
 
 HIGGS = PROJECT_ROOT.parent / "shared" / "data" / "higgs-activity_time.txt.gz"
@@ -504,7 +504,7 @@ def memory_phase(opts: BenchOptions, tmp: Path) -> dict[str, Any]:
             str(tmp / f"mem-{store}"),
         ]
         log(f"memory: {opts.memory_users:,} users in the {store} store")
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SWAY_")}
+        env = clean_env()
         result = subprocess.run(cmd, capture_output=True, text=True, cwd=PROJECT_ROOT, env=env, check=False)
         if result.returncode != 0:
             raise RuntimeError(f"memory probe ({store}) failed:\n{result.stderr[-3000:]}")
@@ -526,8 +526,8 @@ async def floor_phase(
             "--partitions", str(opts.partitions), "--expected", str(expected),
             "--mode", mode, "--dir", str(tmp / f"floor-{mode}"),
         ]  # fmt: skip
-        log(f"faust floor ({mode}): one bare Faust agent on {topic}")
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SWAY_")}
+        log(f"faust floor ({mode}): bare Faust agents on {topic}")
+        env = clean_env()
         done = await asyncio.to_thread(
             subprocess.run, cmd, capture_output=True, text=True, cwd=PROJECT_ROOT, env=env,
             timeout=opts.timeout, check=False,

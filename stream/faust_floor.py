@@ -29,6 +29,8 @@ from typing import Any
 import faust
 import orjson
 
+from stream.pipeline.app import FAUST_TUNING
+
 #: mode -> Kafka hops (records sent on): consume only; forward once; three stages in a row,
 #: each forwarding to the next, as Sway's ingest -> enrich -> score (without their tables)
 HOPS = {"consume": 0, "forward": 1, "three-hops": 3}
@@ -46,13 +48,8 @@ def build(broker: str, topic: str, partitions: int, expected: int, mode: str, da
         topic_replication_factor=1,
         consumer_auto_offset_reset="earliest",
         web_enabled=False,
-        producer_linger_ms=10,
-        producer_max_batch_size=256 * 1024,
-        stream_buffer_maxsize=16384,
-        broker_max_poll_records=2000,
-        producer_acks=-1,
-        broker_commit_interval=1.0,
         autodiscover=False,
+        **FAUST_TUNING,
     )
     hops = HOPS[mode]
     tag = uuid.uuid4().hex[:6]

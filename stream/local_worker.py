@@ -26,9 +26,14 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def clean_env() -> dict[str, str]:
+    """This process's environment without any SWAY_ variable (a child gets only what it is told)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("SWAY_")}
+
+
 def worker_env(prefix: str, data_dir: Path, port: int, **extra: str) -> dict[str, str]:
     """This process's environment without any SWAY_ variable, plus one deployment's settings."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SWAY_")}
+    env = clean_env()
     env.update(
         SWAY_TOPIC_PREFIX=prefix,
         SWAY_WEB_PORT=str(port),

@@ -46,6 +46,20 @@ ROCKSDB_OPTIONS = {
 }
 
 
+#: Producer, buffer and commit settings, measured by `sway bench` (docs/performance.md): larger
+#: produce batches on the three internal hops and fuller agent buffers cost ~15-25% less worker
+#: CPU per event and less broker CPU; linger 10 ms (not 20) keeps the added event-to-score latency
+#: small. The bench's Faust floor (stream/faust_floor.py) runs with the same settings.
+FAUST_TUNING: dict[str, int | float] = {
+    "producer_linger_ms": 10,
+    "producer_max_batch_size": 256 * 1024,
+    "stream_buffer_maxsize": 16384,
+    "broker_max_poll_records": 2000,
+    "producer_acks": -1,
+    "broker_commit_interval": 1.0,
+}
+
+
 def create_app(settings: Settings | None = None) -> tuple[faust.App, Runtime]:
     settings = settings or load_settings()
     codecs.register()
@@ -67,17 +81,9 @@ def create_app(settings: Settings | None = None) -> tuple[faust.App, Runtime]:
         web_port=settings.web_port,
         web_bind=settings.web_bind or settings.web_host,
         web_host=settings.web_host,
-        # measured by `sway bench` (docs/performance.md): larger produce batches on the three
-        # internal hops and fuller agent buffers cost ~15-25% less worker CPU per event and less
-        # broker CPU; linger 10 ms (not 20) keeps the added event-to-score latency small
-        producer_linger_ms=10,
-        producer_max_batch_size=256 * 1024,
-        stream_buffer_maxsize=16384,
-        broker_max_poll_records=2000,
-        producer_acks=-1,
         stream_wait_empty=True,  # finish buffered events before a rebalance (see README, Delivery)
-        broker_commit_interval=1.0,
         autodiscover=False,
+        **FAUST_TUNING,
     )
     topology = declare(app, settings)
     if settings.store == "rocksdb":
