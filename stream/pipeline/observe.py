@@ -12,9 +12,9 @@ from typing import Any
 import faust
 from aiokafka.admin import AIOKafkaAdminClient
 from faust.exceptions import ConsumerNotStarted
-from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 
 from stream.kafka import client_options
+from stream.pipeline import faust_sensor
 from stream.pipeline.runtime import Runtime
 from stream.pipeline.sweep import resume_clock
 from stream.pipeline.topology import owned_partitions
@@ -116,7 +116,7 @@ def _lag(app: faust.App, rt: Runtime) -> dict[tuple[str, int], int]:
 def register(app: faust.App, rt: Runtime) -> Readiness:
     readiness = Readiness()
     metrics = rt.metrics
-    app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(metrics.registry, "faust"))
+    app.monitor = faust_sensor.create(metrics.registry)
 
     @app.task
     async def watch_broker() -> None:
