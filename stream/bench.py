@@ -504,12 +504,21 @@ def memory_phase(opts: BenchOptions, tmp: Path) -> dict[str, Any]:
             str(tmp / f"mem-{store}"),
         ]
         log(f"memory: {opts.memory_users:,} users in the {store} store")
-        env = clean_env()
-        result = subprocess.run(cmd, capture_output=True, text=True, cwd=PROJECT_ROOT, env=env, check=False)
-        if result.returncode != 0:
-            raise RuntimeError(f"memory probe ({store}) failed:\n{result.stderr[-3000:]}")
-        out[store] = orjson.loads(result.stdout.strip().splitlines()[-1])
+        out[store] = run_probe(cmd, f"memory probe ({store})")
     return out
+
+
+def run_probe(cmd: list[str], what: str, timeout: float | None = None) -> dict[str, Any]:
+    """Run a probe process (without this process's SWAY_ settings) and return its result: the
+    JSON object on the last stdout line that has one."""
+    done = subprocess.run(
+        cmd, capture_output=True, text=True, cwd=PROJECT_ROOT, env=clean_env(), timeout=timeout, check=False
+    )
+    # a Faust worker writes terminal escapes to stdout too: the object starts at the first "{"
+    lines = [ln[ln.index("{") :] for ln in done.stdout.splitlines() if "{" in ln]
+    if done.returncode != 0 or not lines:
+        raise RuntimeError(f"{what} failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
+    return orjson.loads(lines[-1])  # type: ignore[no-any-return]
 
 
 async def floor_phase(
@@ -527,18 +536,7 @@ async def floor_phase(
             "--mode", mode, "--dir", str(tmp / f"floor-{mode}"),
         ]  # fmt: skip
         log(f"faust floor ({mode}): bare Faust agents on {topic}")
-        env = clean_env()
-        done = await asyncio.to_thread(
-            subprocess.run, cmd, capture_output=True, text=True, cwd=PROJECT_ROOT, env=env,
-            timeout=opts.timeout, check=False,
-        )  # fmt: skip
-        # the Faust worker writes terminal escapes to stdout too; the result is the JSON object
-        lines = [ln[ln.index('{"mode"') :] for ln in done.stdout.splitlines() if '{"mode"' in ln]
-        if not lines:
-            raise RuntimeError(
-                f"faust floor ({mode}) failed (exit {done.returncode}):\n{done.stderr[-3000:]}"
-            )
-        out[mode] = orjson.loads(lines[-1])
+        out[mode] = await asyncio.to_thread(run_probe, cmd, f"faust floor ({mode})", opts.timeout)
         log(f"faust floor ({mode}): {out[mode]['events_per_s']:,.0f} records/s")
     return out
 
