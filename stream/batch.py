@@ -1,7 +1,8 @@
 """The batch reference: the same core as the stream, over a file, without Kafka.
 
-Events are processed in file order with stream time = the latest event time so far, which is
-what one worker sees on a replay; the result is what `sway rescore` prints and what the
+Records are taken in file order, in batches as a worker's poll would take them: a batch is
+enriched (each actor copied once), then scored (each target copied, folded and scored once), with
+stream time = the latest event time so far. The result is what `sway rescore` prints and what the
 streaming-vs-batch test compares with the live pipeline.
 """
 
@@ -9,11 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import islice
+from typing import Any
 
 from stream.core import model, stages
 from stream.core.params import Params
 from stream.core.state import ActorState, UserState
 from stream.events.validate import Rejected, validate_event
+
+#: Records per batch: what one poll of the edge typically hands over per partition.
+BATCH = 500
 
 
 @dataclass
@@ -26,37 +32,52 @@ class BatchRun:
     duplicates: int = 0
     emitted: int = 0
 
-    def feed(self, raw: bytes, params: Params, min_delta: float = 0.01) -> None:
-        """One record of `interactions`, through validate → enrich → score."""
-        self.events += 1
-        event = validate_event(raw)
-        if isinstance(event, Rejected):
-            self.rejected += 1
-            return
-        actor_id: str = event["actor_id"]
-        actor, out = stages.enrich(
-            self.actors.get(actor_id), event, self.users.get(actor_id), params
-        )
-        if out is None:
-            self.duplicates += 1
-            return
-        self.actors[actor_id] = actor
-        self.now = max(self.now, event["ts"])
-        target = stages.target_of(out)
-        seen = self.actors.get(target)
-        scored = stages.score_event(
-            self.users.get(target),
-            out,
-            self.now,
-            seen.last_action if seen else None,
-            params,
-            min_delta,
-        )
-        if scored.why == "duplicate":
-            self.duplicates += 1
-            return
-        self.users[target] = scored.state
-        self.emitted += scored.emit
+    def feed(self, raws: Iterable[bytes], params: Params, min_delta: float = 0.01) -> None:
+        """One batch of `interactions` records, through validate → enrich → score.
+
+        A batch that spans a settling period's turn (in stream time) is folded as two, so
+        enrich reads the scores that closed the period, as the stream does once its score stage
+        is past the turn (history.settled_score)."""
+        segment: list[dict[str, Any]] = []
+        period = self.now // params.settle_ms
+        now = self.now
+        for raw in raws:
+            self.events += 1
+            event = validate_event(raw)
+            if isinstance(event, Rejected):
+                self.rejected += 1
+                continue
+            now = max(now, event["ts"])
+            if now // params.settle_ms != period:
+                self._fold(segment, params, min_delta)
+                segment, period = [], now // params.settle_ms
+            segment.append(event)
+        self._fold(segment, params, min_delta)
+
+    def _fold(self, events: list[dict[str, Any]], params: Params, min_delta: float) -> None:
+        enrich = stages.ActorBatch(self.actors.get, self.users.get, params)
+        forwarded = []
+        for event in events:
+            out = enrich.add(event)
+            if out is None:
+                self.duplicates += 1
+            else:
+                forwarded.append(out)
+        self.actors.update(enrich.touched)
+        score = stages.TargetBatch(self.users.get, self._last_action, params, min_delta)
+        now = self.now
+        for out in forwarded:
+            now = max(now, out["ts"])
+            if score.add(out, now) == "duplicate":
+                self.duplicates += 1
+        self.now = now
+        for scored in score.close():
+            self.users[scored.state.user_id] = scored.state
+            self.emitted += scored.emit
+
+    def _last_action(self, user_id: str) -> int | None:
+        seen = self.actors.get(user_id)
+        return seen.last_action if seen is not None else None
 
     def scores(self, params: Params, at: int | None = None) -> dict[str, model.Score]:
         """Every user's score at stream time `at` (default: the end of the file)."""
@@ -69,8 +90,11 @@ class BatchRun:
         return out
 
 
-def rescore(records: Iterable[bytes], params: Params, min_delta: float = 0.01) -> BatchRun:
+def rescore(
+    records: Iterable[bytes], params: Params, min_delta: float = 0.01, batch: int = BATCH
+) -> BatchRun:
     run = BatchRun()
-    for raw in records:
-        run.feed(raw, params, min_delta)
+    it = iter(records)
+    while chunk := list(islice(it, batch)):
+        run.feed(chunk, params, min_delta)
     return run

@@ -7,7 +7,6 @@ or a pod can be recognised before its engagement reaches anyone's score.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any, NamedTuple
 
 from stream.core.dedup import remember
@@ -22,35 +21,30 @@ class Quality(NamedTuple):
     reason: str | None
 
 
-def observe(actor: ActorState, event: dict[str, Any], params: Params) -> tuple[ActorState, bool]:
-    """The actor's state after this action, and whether the action is new (not a duplicate)."""
+def observe(actor: ActorState, event: dict[str, Any], params: Params) -> bool:
+    """Record this action in `actor` (a fold's working copy, changed in place); False for a
+    duplicate, which changes nothing."""
     event_id: str = event["event_id"]
     if event_id in actor.seen:
-        return actor, False
+        return False
     ts: int = event["ts"]
-    seen = remember(actor.seen, event_id, ts, params.dedup_horizon_ms, params.max_seen_ids)
+    remember(actor.seen, event_id, ts, params.dedup_horizon_ms, params.max_seen_ids)
     day, hour = ts // DAY_MS, ts // HOUR_MS
     if day > actor.day:  # tumbling day buckets: the current one and the one before
-        today, yesterday = 1, (actor.today if day == actor.day + 1 else 0)
+        actor.today, actor.yesterday = 1, (actor.today if day == actor.day + 1 else 0)
+        actor.day = day
     else:
-        today, yesterday = actor.today + (day == actor.day), actor.yesterday + (day == actor.day - 1)
-    this_hour = 1 if hour > actor.hour else actor.this_hour + (hour == actor.hour)
-    return (
-        replace(
-            actor,
-            first_seen=min(actor.first_seen, ts) if actor.actions else ts,
-            last_action=max(actor.last_action, ts),
-            actions=actor.actions + 1,
-            posts=actor.posts + (event["type"] == "post"),
-            seen=seen,
-            day=max(day, actor.day),
-            today=today,
-            yesterday=yesterday,
-            hour=max(hour, actor.hour),
-            this_hour=this_hour,
-        ),
-        True,
-    )
+        actor.today += day == actor.day
+        actor.yesterday += day == actor.day - 1
+    if hour > actor.hour:
+        actor.hour, actor.this_hour = hour, 1
+    else:
+        actor.this_hour += hour == actor.hour
+    actor.first_seen = min(actor.first_seen, ts) if actor.actions else ts
+    actor.last_action = max(actor.last_action, ts)
+    actor.actions += 1
+    actor.posts += event["type"] == "post"
+    return True
 
 
 def _softcap(rate: float, limit: float) -> float:
@@ -58,12 +52,19 @@ def _softcap(rate: float, limit: float) -> float:
     return 1.0 if rate <= limit else (limit / rate) ** 2
 
 
-def quality(actor: ActorState, event: dict[str, Any], own: UserState | None, params: Params) -> Quality:
+def quality(
+    actor: ActorState,
+    event: dict[str, Any],
+    own: UserState | None,
+    params: Params,
+    pending: set[str] | None = None,
+) -> Quality:
     """Weight of this engagement in [0, 1], from the actor's behaviour (already including it).
 
     - machine-like rates: (limit / rate)^2 past the limit, per day and per hour;
     - never posts yet acts a lot, or is fresh and only acts: engagement for hire;
-    - reciprocal: the target engages the actor too (pods, rings);
+    - reciprocal: the target engages the actor too (pods, rings): `own.engagers`, and `pending`,
+      the target's engagements of the actor still on their way to the score stage;
     - self-interaction: 0.
     """
     target = event.get("target_id", event["actor_id"])
@@ -79,7 +80,8 @@ def quality(actor: ActorState, event: dict[str, Any], own: UserState | None, par
         elif actor.actions >= params.fresh_actions and event["ts"] - actor.first_seen < params.fresh_ms:
             automated *= params.fresh_weight
     weight, reason = automated, ("automated" if automated < 0.5 else None)
-    if own is not None and target in own.engagers and event["type"] not in {"follow", "unfollow"}:
+    engages_back = (own is not None and target in own.engagers) or (pending is not None and target in pending)
+    if engages_back and event["type"] not in {"follow", "unfollow"}:
         weight *= params.reciprocal_weight
         reason = reason or "reciprocal"
     return Quality(weight, reason)

@@ -47,9 +47,8 @@ def already_applied(marks: dict[str, int], key: str | None, event: dict[str, Any
     return key is not None and where is not None and where[1] <= marks.get(key, -1)
 
 
-def mark(marks: dict[str, int], key: str | None, event: dict[str, Any]) -> dict[str, int]:
-    """A new map with this event's origin offset as the highest applied on its path."""
+def mark(marks: dict[str, int], key: str | None, event: dict[str, Any]) -> None:
+    """Record (in place) this event's origin offset as the highest applied on its path."""
     where = origin(event)
-    if key is None or where is None or where[1] <= marks.get(key, -1):
-        return marks
-    return {**marks, key: where[1]}
+    if key is not None and where is not None and where[1] > marks.get(key, -1):
+        marks[key] = where[1]

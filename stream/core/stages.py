@@ -1,4 +1,4 @@
-"""The per-event work of the enrich and score stages as pure functions.
+"""The work of the enrich and score stages as pure functions and batch folds.
 
 Why here: the Faust agents and the batch reference (`sway rescore`) must run exactly the same
 logic, so streaming and batch can be compared; the agents only add Kafka around these.
@@ -6,59 +6,71 @@ logic, so streaming and batch can be compared; the agents only add Kafka around 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Callable
 from typing import Any
 
 from stream.core import actor as actor_core
-from stream.core import model, redelivery
+from stream.core import history, redelivery, scoring
+from stream.core.erasure import forget
+from stream.core.fold import LastAction, Lookup, Scored, TargetBatch
 from stream.core.params import Params
 from stream.core.state import ActorState, UserState
+
+__all__ = ["ActorBatch", "Scored", "TargetBatch", "decay_user", "enrich", "forget_engager", "score_event"]
+
+ActorLookup = Callable[[str], ActorState | None]
+
+
+class ActorBatch:
+    """A batch of the enrich stage: each touched actor copied once and updated in place."""
+
+    def __init__(self, actors: ActorLookup, users: Lookup, params: Params) -> None:
+        self._actors = actors
+        self._users = users
+        self._params = params
+        self.touched: dict[str, ActorState] = {}
+        #: target -> actors forwarded to it in this batch: they are its engagers by the time
+        #: the score stage gets there, as in the per-event reference (reciprocity reads them)
+        self._engaged: dict[str, set[str]] = {}
+
+    def add(self, event: dict[str, Any]) -> dict[str, Any] | None:
+        """The event to forward to its target, with the actor's quality and score; None for a
+        platform duplicate.
+
+        A record delivered again (after a crash or rebalance) changes nothing here but is
+        forwarded again: the first forward may have died with the worker, and the score stage
+        recognises it if it had arrived (redelivery.py)."""
+        actor_id: str = event["actor_id"]
+        current = self.touched.get(actor_id)
+        if current is None:
+            known = self._actors(actor_id)
+            current = known.copy() if known is not None else ActorState(actor_id)
+            self.touched[actor_id] = current
+        key = redelivery.actor_key(event)
+        if not redelivery.already_applied(current.src, key, event):
+            if not actor_core.observe(current, event, self._params):
+                return None
+            redelivery.mark(current.src, key, event)
+        own = self._users(actor_id)
+        target = event.get("target_id", actor_id)
+        out = dict(event)
+        weight, reason = actor_core.quality(current, event, own, self._params, self._engaged.get(actor_id))
+        if target != actor_id and event["type"] != "post":
+            self._engaged.setdefault(target, set()).add(actor_id)
+        out["q"] = weight
+        if reason is not None:
+            out["q_why"] = reason
+        out["actor_score"] = history.settled_score(own, event["ts"], self._params) if own is not None else 1.0
+        return out
 
 
 def enrich(
     actor: ActorState | None, event: dict[str, Any], own: UserState | None, params: Params
 ) -> tuple[ActorState, dict[str, Any] | None]:
-    """The actor's new state, and the event to forward to its target (None for a duplicate).
-
-    A record delivered again (after a crash or rebalance) changes nothing here but is forwarded
-    again: the first forward may have died with the worker, and the score stage recognises it
-    if it had arrived (redelivery.py)."""
-    current = actor or ActorState(event["actor_id"])
-    key = redelivery.actor_key(event)
-    if redelivery.already_applied(current.src, key, event):
-        return current, _forward(current, event, own, params)
-    current, new = actor_core.observe(current, event, params)
-    if not new:
-        return current, None
-    current = replace(current, src=redelivery.mark(current.src, key, event))
-    return current, _forward(current, event, own, params)
-
-
-def _forward(
-    current: ActorState, event: dict[str, Any], own: UserState | None, params: Params
-) -> dict[str, Any]:
-    out = dict(event)
-    weight, reason = actor_core.quality(current, event, own, params)
-    out["q"] = weight
-    if reason is not None:
-        out["q_why"] = reason
-    out["actor_score"] = model.settled_score(own, event["ts"], params) if own is not None else 1.0
-    return out
-
-
-def target_of(event: dict[str, Any]) -> str:
-    target: str = event.get("target_id", event["actor_id"])
-    return target
-
-
-@dataclass(frozen=True, slots=True)
-class Scored:
-    """What the score stage does with one engagement: the state to store, and whether to emit."""
-
-    state: UserState
-    result: model.Score | None
-    why: str  # "applied", "duplicate", "self"
-    emit: bool
+    """One event through a batch of one: the actor's new state and the event to forward."""
+    batch = ActorBatch(lambda _: actor, lambda _: own, params)
+    out = batch.add(event)
+    return batch.touched[event["actor_id"]], out
 
 
 def score_event(
@@ -69,25 +81,11 @@ def score_event(
     params: Params,
     min_delta: float,
 ) -> Scored:
-    """Fold one enriched event into its target at stream time `now`."""
-    engagement = model.Engagement.from_event(event)
-    current = state or UserState(engagement.target_id)
-    key = redelivery.target_key(event)
-    if redelivery.already_applied(current.src, key, event):
-        return Scored(current, None, "duplicate", False)
-    outcome = model.apply(current, engagement, params)
-    if not outcome.applied:
-        marked = outcome.state.with_(src=redelivery.mark(outcome.state.src, key, event))
-        return Scored(marked, None, outcome.why, False)
-    new = outcome.state.with_(src=redelivery.mark(outcome.state.src, key, event))
-    new = new if last_action is None else model.touch(new, last_action)
-    result = model.score(new, now, params)
-    first = new.emitted == 0.0
-    new = model.record(new, result, now, model.describe(engagement), params)
-    emit = first or abs(result.score - new.emitted) >= min_delta
-    if emit:
-        new = new.with_(emitted=result.score)
-    return Scored(new, result, "applied", emit)
+    """One enriched event through a batch of one, at stream time `now`."""
+    batch = TargetBatch(lambda _: state, lambda _: last_action, params, min_delta)
+    why = batch.add(event, now)
+    (scored,) = batch.close()
+    return scored if why == "applied" else Scored(scored.state, None, why, False)
 
 
 def decay_user(
@@ -98,11 +96,12 @@ def decay_user(
     A user never published (e.g. only ever liked their own post) has nothing to decay."""
     if state.emitted == 0.0:
         return Scored(state, None, "unscored", False)
-    current = state if last_action is None else model.touch(state, last_action)
-    result = model.score(current, now, params)
+    current = state if last_action is None else history.touch(state, last_action)
+    result = scoring.score(current, now, params)
     if abs(result.score - current.emitted) < min_delta:
         return Scored(state, result, "unchanged", False)
-    new = model.record(current, result, now, None, params).with_(emitted=result.score)
+    new = history.record(current.copy(), result, now, None, params)
+    new.emitted = result.score
     return Scored(new, result, "applied", True)
 
 
@@ -114,13 +113,19 @@ def forget_engager(
     state: UserState, engager_id: str, now: int, last_action: int | None, params: Params, min_delta: float
 ) -> Scored | None:
     """Remove an erased account's engagement from a user and re-score (None: nothing to remove)."""
-    forgotten = model.forget(state, engager_id)
+    forgotten = forget(state, engager_id, params)
     if forgotten is None:
         return None
-    current = forgotten if last_action is None else model.touch(forgotten, last_action)
-    result = model.score(current, now, params)
-    new = model.record(current, result, now, ERASED_REASON, params)
+    if last_action is not None:
+        forgotten.last_active = max(forgotten.last_active, last_action)
+    result = scoring.score(forgotten, now, params)
+    new = history.record(forgotten, result, now, ERASED_REASON, params)
     emit = state.emitted != 0.0 and abs(result.score - new.emitted) >= min_delta
     if emit:
-        new = new.with_(emitted=result.score)
+        new.emitted = result.score
     return Scored(new, result, "applied", emit)
+
+
+def target_of(event: dict[str, Any]) -> str:
+    target: str = event.get("target_id", event["actor_id"])
+    return target

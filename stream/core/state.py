@@ -1,13 +1,19 @@
-"""Frozen per-user state of the score stage, and its plain-JSON form for changelogs.
+"""Per-user state of the score and enrich stages, and its plain-JSON form for changelogs.
 
 All decayed quantities are *stored* forward-decayed against `landmark` (see decay.py): the value
 at time T is `stored / growth(T, landmark)`. Containers are small and bounded (see Params).
+
+Why mutable: a stage copies a state **once per batch** (`copy()`), folds the batch's events into
+the copy in place, and assigns it back. Nothing outside a fold mutates a state, so a value read
+from a table is never changed under its reader.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from typing import Any
+
+from stream.core.params import DEFAULT
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +49,7 @@ class Reason:
     text: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class UserState:
     """Everything the score of one user is computed from."""
 
@@ -62,35 +68,52 @@ class UserState:
     contents: dict[str, float] = field(default_factory=dict)
     networks: dict[str, tuple[float, float]] = field(default_factory=dict)
     topics: dict[str, TopicStat] = field(default_factory=dict)
-    seen: dict[str, int] = field(default_factory=dict)
     history: tuple[tuple[int, float], ...] = ()
     reasons: tuple[Reason, ...] = ()
     score: float = 1.0
     emitted: float = 0.0
     discounts: dict[str, float] = field(default_factory=dict)
-    #: Hour (stream time) of the latest score, and the score as the previous hour closed: what
-    #: others' network component reads, so it does not depend on how far one stage lags another.
+    #: Period (stream time) of the latest score, and the score as the previous period closed:
+    #: what others' network component reads, so it does not depend on how far a stage lags.
     hour: int = 0
     settled: float = 1.0
     #: Highest `interactions` offset applied per (partition:lane): recognises redeliveries
     #: exactly, however much stream time they span (see redelivery.py).
     src: dict[str, int] = field(default_factory=dict)
+    #: Running sums over the engagers counted below `suspect_quality` (integrity.py):
+    #: [how many, reach, weight, amp, net], so a bought audience is found without a pass over
+    #: a star's engagers.
+    suspects: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0, 0.0, 0.0])
 
-    def with_(self, **changes: Any) -> UserState:
-        """A copy with `changes`: `dataclasses.replace` without its per-call validation and
-        `__init__`, twice as fast; it runs several times per event (docs/performance.md)."""
-        if not changes.keys() <= _USER_FIELD_SET:
-            raise TypeError(f"UserState has no field {sorted(changes.keys() - _USER_FIELD_SET)}")
+    def copy(self) -> UserState:
+        """The once-per-batch copy a fold mutates: containers copied, their items shared
+        (items are immutable, a fold replaces them)."""
         new = _NEW(UserState)
         for name in _USER_FIELDS:
-            _SET(new, name, changes[name] if name in changes else getattr(self, name))
+            _SET(new, name, getattr(self, name))
+        new.engagers = dict(self.engagers)
+        new.contents = dict(self.contents)
+        new.networks = dict(self.networks)
+        new.topics = dict(self.topics)
+        new.discounts = dict(self.discounts)
+        new.src = dict(self.src)
+        new.suspects = list(self.suspects)
+        return new
+
+    def with_(self, **changes: Any) -> UserState:
+        """A copy with `changes` (unknown fields raise)."""
+        if not changes.keys() <= _USER_FIELD_SET:
+            raise TypeError(f"UserState has no field {sorted(changes.keys() - _USER_FIELD_SET)}")
+        new = self.copy()
+        for name, value in changes.items():
+            _SET(new, name, value)
         return new
 
 
 _USER_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(UserState))
 _USER_FIELD_SET = frozenset(_USER_FIELDS)
 _NEW = object.__new__
-_SET = object.__setattr__  # frozen: the one sanctioned way to fill a fresh instance
+_SET = object.__setattr__
 
 
 def to_json(state: UserState) -> dict[str, Any]:
@@ -113,7 +136,6 @@ def to_json(state: UserState) -> dict[str, Any]:
         "c": state.contents,
         "net": {k: list(v) for k, v in state.networks.items()},
         "t": {k: [v.interactions, list(v.engagers), list(v.contents)] for k, v in state.topics.items()},
-        "s": state.seen,
         "h": [list(p) for p in state.history],
         "why": [[r.ts, r.delta, r.text] for r in state.reasons],
         "sc": state.score,
@@ -121,6 +143,7 @@ def to_json(state: UserState) -> dict[str, Any]:
         "d": state.discounts,
         "hr": [state.hour, state.settled],
         "o": state.src,
+        "b": state.suspects,
     }
 
 
@@ -140,7 +163,6 @@ def from_json(data: dict[str, Any]) -> UserState:
         contents=dict(data.get("c", {})),
         networks={k: (v[0], v[1]) for k, v in data["net"].items()},
         topics={k: TopicStat(v[0], tuple(v[1]), tuple(v[2])) for k, v in data["t"].items()},
-        seen=dict(data["s"]),
         history=tuple((int(p[0]), float(p[1])) for p in data["h"]),
         reasons=tuple(Reason(r[0], r[1], r[2]) for r in data["why"]),
         score=data["sc"],
@@ -149,10 +171,24 @@ def from_json(data: dict[str, Any]) -> UserState:
         hour=data.get("hr", [0, 1.0])[0],
         settled=data.get("hr", [0, 1.0])[1],
         src=dict(data.get("o", {})),
+        suspects=list(data["b"]) if "b" in data else _recount(data["e"].values()),
     )
 
 
-@dataclass(frozen=True, slots=True)
+def _recount(engagers: Any) -> list[float]:
+    """The suspects' sums for a state written before they were kept (at the default threshold)."""
+    sums = [0.0, 0.0, 0.0, 0.0, 0.0]
+    for v in engagers:
+        if v[6] < DEFAULT.suspect_quality:
+            sums[0] += 1
+            sums[1] += v[0]
+            sums[2] += v[2]
+            sums[3] += v[4]
+            sums[4] += v[5]
+    return sums
+
+
+@dataclass(slots=True)
 class ActorState:
     """What the enrich stage knows of an account as an actor (its behaviour, not its audience)."""
 
@@ -161,6 +197,7 @@ class ActorState:
     last_action: int = 0
     actions: int = 0
     posts: int = 0
+    #: Platform duplicates: event ids of this actor's recent actions, oldest first (dedup.py).
     seen: dict[str, int] = field(default_factory=dict)
     #: Tumbling buckets of actions (stream time): this day and the one before, this hour.
     day: int = 0
@@ -170,6 +207,18 @@ class ActorState:
     this_hour: int = 0
     #: Highest `interactions` offset applied per partition (see redelivery.py).
     src: dict[str, int] = field(default_factory=dict)
+
+    def copy(self) -> ActorState:
+        """The once-per-batch copy a fold mutates."""
+        new = _NEW(ActorState)
+        for name in _ACTOR_FIELDS:
+            _SET(new, name, getattr(self, name))
+        new.seen = dict(self.seen)
+        new.src = dict(self.src)
+        return new
+
+
+_ACTOR_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(ActorState))
 
 
 def actor_to_json(state: ActorState) -> dict[str, Any]:

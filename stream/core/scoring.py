@@ -1,0 +1,132 @@
+"""How a state becomes a score: three components on log curves, weighted, with grace applied.
+
+score = 1 + 99 * (w_r * reach + w_a * amplification + w_n * network) / 100, where each
+component is 100 * log1p(x / x0) / log1p(ref / x0) (capped at 100) of a decayed signal:
+  reach          x = distinct quality-weighted engagers,
+  amplification  x = (amplifying actions + 0.1 * other interactions) / (posts + prior posts),
+  network        x = interactions weighted by the engager's own score.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from stream.core.decay import shrink
+from stream.core.integrity import bought_audience
+from stream.core.params import Params
+from stream.core.state import TopicStat, UserState
+
+
+@dataclass(frozen=True, slots=True)
+class Score:
+    user_id: str
+    score: float
+    reach: float
+    amplification: float
+    network: float
+    signals: dict[str, float]
+    networks: dict[str, float]
+    topics: list[dict[str, Any]]
+    at: int  # the (grace-adjusted) time the signals were read at
+
+
+def curve(x: float, x0: float, ref: float) -> float:
+    """0 at 0, 100 at ref, logarithmic in between: each point costs more near the top."""
+    if x <= 0:
+        return 0.0
+    return min(100.0, 100.0 * math.log1p(x / x0) / math.log1p(ref / x0))
+
+
+def effective_time(state: UserState, now: int, params: Params) -> int:
+    """Grace: an idle account is read as of its last activity until `grace` has passed, then
+    decays as if the clock started `grace` later (so a holiday shorter than grace costs nothing
+    while away)."""
+    idle = now - state.last_active
+    if idle <= 0:
+        return now
+    if idle <= params.grace_ms:
+        return max(state.last_active, state.as_of)
+    return now - params.grace_ms
+
+
+def read_factor(state: UserState, now: int, params: Params) -> float:
+    """The decay factor to read stored values with at stream time `now` (grace applied)."""
+    return shrink(effective_time(state, now, params), state.landmark, params.half_life_ms)
+
+
+def network_score(state: UserState, network: str, k: float, params: Params) -> float:
+    """The per-network breakdown (0-100): reach and interactions on that network alone.
+
+    `k` is the decay factor at read time (shrink(at, landmark)); 0.0 for an unseen network."""
+    r, i = state.networks.get(network, (0.0, 0.0))
+    return round(
+        0.6 * curve(r * k, params.reach_x0, params.reach_ref)
+        + 0.4 * curve(i * k, params.network_x0, params.network_ref),
+        2,
+    )
+
+
+def has_evidence(topic: TopicStat, params: Params) -> bool:
+    """A topic is listed only with several distinct engagers on several posts."""
+    return (
+        len(topic.engagers) >= params.topic_min_engagers
+        and len(topic.contents) >= params.topic_min_content
+    )
+
+
+def topic_score(state: UserState, topic: str, k: float, params: Params) -> float | None:
+    """The user's score on one topic (0-100), or None without enough evidence."""
+    stat = state.topics.get(topic)
+    if stat is None or not has_evidence(stat, params):
+        return None
+    return round(curve(stat.interactions * k, params.reach_x0, params.reach_ref), 2)
+
+
+def score(state: UserState, now: int, params: Params) -> Score:
+    """The score of a user at stream time `now` (grace applied); pure."""
+    at = effective_time(state, now, params)
+    k = shrink(at, state.landmark, params.half_life_ms)
+    reach_x = state.reach * k
+    inter_x = state.interactions * k
+    amp_x = state.amplifying * k
+    net_x = state.network * k
+    posts_x = state.posts * k
+    bought = bought_audience(state, params)
+    if bought is not None:  # an audience made mostly of suspected accounts counts for nothing
+        reach_x = max(0.0, reach_x - bought[1] * k)
+        inter_x = max(0.0, inter_x - bought[2] * k)
+        amp_x = max(0.0, amp_x - bought[3] * k)
+        net_x = max(0.0, net_x - bought[4] * k)
+    amp_rate = (amp_x + 0.1 * (inter_x - amp_x)) / (posts_x + params.prior_posts)
+    reach = curve(reach_x, params.reach_x0, params.reach_ref)
+    amplification = curve(amp_rate, params.amplification_x0, params.amplification_ref)
+    network = curve(net_x, params.network_x0, params.network_ref)
+    total = 1.0 + 0.99 * (
+        params.w_reach * reach + params.w_amplification * amplification + params.w_network * network
+    )
+    networks = {n: network_score(state, n, k, params) for n in state.networks}
+    topics: list[dict[str, Any]] = [
+        {"topic": t, "score": round(curve(s.interactions * k, params.reach_x0, params.reach_ref), 2)}
+        for t, s in state.topics.items()
+        if has_evidence(s, params)
+    ]
+    topics.sort(key=lambda t: -float(t["score"]))
+    return Score(
+        user_id=state.user_id,
+        score=round(min(100.0, max(1.0, total)), 2),
+        reach=round(reach, 2),
+        amplification=round(amplification, 2),
+        network=round(network, 2),
+        signals={
+            "engagers": round(reach_x, 3),
+            "interactions": round(inter_x, 3),
+            "posts": round(posts_x, 3),
+            "amplifying": round(amp_x, 3),
+            "network": round(net_x, 3),
+        },
+        networks=dict(sorted(networks.items(), key=lambda kv: -kv[1])),
+        topics=topics[:10],
+        at=at,
+    )
