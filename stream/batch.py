@@ -90,11 +90,18 @@ class BatchRun:
         return out
 
 
+    def feed_all(
+        self, records: Iterable[bytes], params: Params, min_delta: float = 0.01, batch: int = BATCH
+    ) -> None:
+        """Every record, `batch` at a time."""
+        it = iter(records)
+        while chunk := list(islice(it, batch)):
+            self.feed(chunk, params, min_delta)
+
+
 def rescore(
     records: Iterable[bytes], params: Params, min_delta: float = 0.01, batch: int = BATCH
 ) -> BatchRun:
     run = BatchRun()
-    it = iter(records)
-    while chunk := list(islice(it, batch)):
-        run.feed(chunk, params, min_delta)
+    run.feed_all(records, params, min_delta, batch)
     return run

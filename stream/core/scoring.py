@@ -10,8 +10,7 @@ component is 100 * log1p(x / x0) / log1p(ref / x0) (capped at 100) of a decayed 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from stream.core.decay import shrink
 from stream.core.integrity import bought_audience
@@ -19,8 +18,7 @@ from stream.core.params import Params
 from stream.core.state import TopicStat, UserState
 
 
-@dataclass(frozen=True, slots=True)
-class Score:
+class Score(NamedTuple):
     user_id: str
     score: float
     reach: float

@@ -7,8 +7,7 @@ against the state's landmark (decay.py): O(1) per engagement, whatever the audie
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from stream.core import integrity
 from stream.core.decay import growth, needs_rebase, shrink, too_old
@@ -16,8 +15,7 @@ from stream.core.params import AMPLIFYING, REACH_CAP, TONED, Params
 from stream.core.state import EngagerStat, TopicStat, UserState
 
 
-@dataclass(frozen=True, slots=True)
-class Engagement:
+class Engagement(NamedTuple):
     """An interaction as the score stage sees it: validated, enriched with the actor's quality."""
 
     event_id: str
@@ -67,13 +65,15 @@ def rebase(state: UserState, t: int, params: Params) -> None:
     state.network *= k
     state.posts *= k
     state.engagers = {
-        e: EngagerStat(s.reach * k, s.count * k, s.weight * k, s.last_ts, s.amp * k, s.net * k, s.quality)
+        e: EngagerStat(s.reach * k, s.times * k, s.weight * k, s.last_ts, s.amp * k, s.net * k, s.quality)
         for e, s in state.engagers.items()
     }
     state.suspects = [state.suspects[0], *(v * k for v in state.suspects[1:])]
     state.contents = {c: v * k for c, v in state.contents.items()}
     state.networks = {n: (r * k, i * k) for n, (r, i) in state.networks.items()}
-    state.topics = {t_: TopicStat(s.interactions * k, s.engagers, s.contents) for t_, s in state.topics.items()}
+    state.topics = {
+        name: TopicStat(s.interactions * k, s.engagers, s.contents) for name, s in state.topics.items()
+    }
 
 
 def add(state: UserState, e: Engagement, params: Params) -> str:
@@ -91,9 +91,8 @@ def add(state: UserState, e: Engagement, params: Params) -> str:
     if e.type == "post":
         for topic in e.topics:
             known = state.topics.get(topic, _NO_TOPIC)
-            state.topics[topic] = TopicStat(
-                known.interactions, known.engagers, _add_capped(known.contents, e.content_id, params.topic_track)
-            )
+            contents = _add_capped(known.contents, e.content_id, params.topic_track)
+            state.topics[topic] = TopicStat(known.interactions, known.engagers, contents)
         state.posts += g
         return "applied"
     _engage(state, e, g, params)
@@ -105,7 +104,7 @@ _NO_TOPIC = TopicStat(0.0)
 
 def _engage(state: UserState, e: Engagement, g: float, params: Params) -> None:
     prior = state.engagers.get(e.actor_id)
-    n_before = prior.count / g if prior else 0.0
+    n_before = prior.times / g if prior else 0.0
     reach_before = prior.reach / g if prior else 0.0
     dim = integrity.diminishing(n_before)
     tone = integrity.sentiment_factor(e.sentiment, params) if e.type in TONED else 1.0
@@ -120,7 +119,7 @@ def _engage(state: UserState, e: Engagement, g: float, params: Params) -> None:
     old_w, old_a, old_n = (prior.weight, prior.amp, prior.net) if prior else (0.0, 0.0, 0.0)
     stat = EngagerStat(
         reach=(reach_before + reach_gain) * g,
-        count=(prior.count if prior else 0.0) + g,
+        times=(prior.times if prior else 0.0) + g,
         weight=old_w * keep + weight * g,
         last_ts=max(e.ts, prior.last_ts if prior else e.ts),
         amp=old_a * keep + amp_add,

@@ -12,7 +12,7 @@ from typing import Any
 from stream.core import actor as actor_core
 from stream.core import history, redelivery, scoring
 from stream.core.erasure import forget
-from stream.core.fold import LastAction, Lookup, Scored, TargetBatch
+from stream.core.fold import Lookup, Scored, TargetBatch
 from stream.core.params import Params
 from stream.core.state import ActorState, UserState
 

@@ -11,17 +11,16 @@ from a table is never changed under its reader.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, NamedTuple
 
 from stream.core.params import DEFAULT
 
 
-@dataclass(frozen=True, slots=True)
-class EngagerStat:
+class EngagerStat(NamedTuple):
     """One engager of a user: their decayed distinct-reach share (<= 1) and interaction count."""
 
     reach: float
-    count: float
+    times: float  # decayed number of interactions
     weight: float  # decayed weighted contribution, for "top engagers" in explain
     last_ts: int
     amp: float = 0.0  # the amplifying part of weight
@@ -31,8 +30,7 @@ class EngagerStat:
     quality: float = 1.0
 
 
-@dataclass(frozen=True, slots=True)
-class TopicStat:
+class TopicStat(NamedTuple):
     """Evidence for a topic: weighted interactions plus a few distinct engagers and posts."""
 
     interactions: float
@@ -40,8 +38,7 @@ class TopicStat:
     contents: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class Reason:
+class Reason(NamedTuple):
     """Why the score last moved, kept for explain."""
 
     ts: int
@@ -130,7 +127,7 @@ def to_json(state: UserState) -> dict[str, Any]:
         "nw": state.network,
         "p": state.posts,
         "e": {
-            k: [v.reach, v.count, v.weight, v.last_ts, v.amp, v.net, v.quality]
+            k: [v.reach, v.times, v.weight, v.last_ts, v.amp, v.net, v.quality]
             for k, v in state.engagers.items()
         },
         "c": state.contents,

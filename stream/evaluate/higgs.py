@@ -44,7 +44,7 @@ from typing import Any
 import orjson
 from tqdm import tqdm  # type: ignore[import-untyped, unused-ignore]
 
-from stream.batch import BatchRun
+from stream.batch import BATCH, BatchRun
 from stream.core.params import Params
 from stream.evaluate.metrics import pagerank, spearman, top_k, top_k_overlap
 from stream.producers.replay import records
@@ -375,13 +375,19 @@ def run_higgs(path: Path, cuts: list[float] | None, params: Params, limit: int |
                smoothing=0.1, mininterval=0.5, file=sys.stderr)
     try:
         stream: Iterator[tuple[bytes | None, bytes]] = records(path, "auto", limit)
+        batch: list[bytes] = []  # fed to the core BATCH at a time, and before every cut
         for n, (_, value) in enumerate(stream, start=1):
             got = _interaction(value)
             if got is not None:
                 while pending < len(snaps) and got[2] > snaps[pending].cut_ms:
+                    run.feed(batch, params)
+                    batch = []
                     _take(snaps[pending], run, edges, before, params)
                     pending += 1
-            run.feed(value, params)
+            batch.append(value)
+            if len(batch) >= BATCH:
+                run.feed(batch, params)
+                batch = []
             if n % 2000 == 0:
                 bar.update(2000)
             if got is None:
@@ -400,6 +406,7 @@ def run_higgs(path: Path, cuts: list[float] | None, params: Params, limit: int |
                 if ts > snap.cut_ms and (horizon_ms is None or ts <= snap.cut_ms + horizon_ms):
                     snap.future.add((actor, target))
                     snap.events_after += 1
+        run.feed(batch, params)
         bar.update(total - bar.n)
     finally:
         bar.close()

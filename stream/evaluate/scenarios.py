@@ -334,8 +334,7 @@ def holiday(settings: Settings) -> list[ScenarioResult]:
     modest(b, "s8-S", "s8-fanS", 88)
     params = settings.model_params()
     run = BatchRun()
-    for e in sorted(b.events, key=lambda e: e["ts"]):
-        run.feed(orjson.dumps(e), params)
+    run.feed_all((orjson.dumps(e) for e in sorted(b.events, key=lambda e: e["ts"])), params)
     last = run.now
     before = run.scores(params, last)
     h = before["s8-H"].score - run.scores(params, last + 4 * DAY)["s8-H"].score

@@ -60,7 +60,7 @@ def explain(rt: Runtime, user_id: str) -> dict[str, Any] | None:
             {
                 "user_id": e,
                 "contribution": round(s.weight * k, 3),
-                "interactions": round(s.count * k, 3),
+                "interactions": round(s.times * k, 3),
             }
             for e, s in top
         ],

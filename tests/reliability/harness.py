@@ -280,7 +280,7 @@ def counted(users: dict[str, UserState], actors: dict[str, ActorState], half_lif
         out[f"user:{u}"] = (
             s.events,
             frozenset(s.engagers),
-            sig(sum(e.count for e in s.engagers.values()) * k),
+            sig(sum(e.times for e in s.engagers.values()) * k),
             sig(s.posts * k),
         )
     for a, st in actors.items():

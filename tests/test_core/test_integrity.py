@@ -8,8 +8,15 @@ from stream.batch import BatchRun
 from stream.codec import dumps
 from stream.core import model
 from stream.core.actor import observe, quality
-from stream.core.params import DAY_MS, DEFAULT, HOUR_MS
+from stream.core.params import DAY_MS, DEFAULT, HOUR_MS, Params
 from stream.core.state import ActorState
+
+
+def observed(actor: ActorState, event: dict[str, Any], params: Params) -> tuple[ActorState, bool]:
+    """observe() on a copy: the actor after the action, and whether it was new."""
+    after = actor.copy()
+    return after, observe(after, event, params)
+
 
 T0 = 1_767_225_600_000
 
@@ -30,8 +37,7 @@ def ev(n: int, actor: str, target: str | None, ts: int, kind: str = "like", **ex
 
 def run(events: list[dict[str, Any]]) -> BatchRun:
     batch = BatchRun()
-    for e in sorted(events, key=lambda e: e["ts"]):
-        batch.feed(dumps(e), DEFAULT)
+    batch.feed_all((dumps(e) for e in sorted(events, key=lambda e: e["ts"])), DEFAULT)
     return batch
 
 
@@ -41,7 +47,7 @@ def acted(actor: str, per_day: int, days: int, posts_every: int = 0) -> ActorSta
     for day in range(days):
         for i in range(per_day):
             kind = "post" if posts_every and n % posts_every == 0 else "like"
-            state, _ = observe(
+            state, _ = observed(
                 state,
                 ev(
                     n,
@@ -70,7 +76,7 @@ def test_machine_like_rates_get_near_zero_weight() -> None:
 def test_a_burst_within_one_hour_is_discounted() -> None:
     state = ActorState("burst")
     for i in range(90):
-        state, _ = observe(
+        state, _ = observed(
             state, ev(i, "burst", "x", T0 + i * (HOUR_MS // 100), "post" if i == 0 else "like"), DEFAULT
         )
     assert quality(state, ev(0, "burst", "y", state.last_action), None, DEFAULT).weight < 0.2
