@@ -175,8 +175,29 @@ async def raw_consume(settings: Settings, topic: str, expected: int) -> dict[str
     return {"records": count, "seconds": took, "events_per_s": count / took, "mib": nbytes / 2**20}
 
 
-async def group_lag(settings: Settings, topics: list[str]) -> int | None:
-    """Records not yet committed by Sway's consumer group on these topics (None: unknown yet)."""
+def pipeline_topics(settings: Settings) -> dict[str, list[str]]:
+    """Consumer group -> the topics it reads: the edge's own group reads `interactions`."""
+    return {
+        f"{settings.app_id}-edge": [settings.topic("interactions")],
+        settings.app_id: [settings.topic(t) for t in ("sway-by-actor", "sway-by-target")],
+    }
+
+
+async def group_lag(settings: Settings, topics: list[str] | None = None) -> int | None:
+    """Records not yet committed by Sway's consumer groups (None: unknown yet)."""
+    if topics is not None:
+        return await _group_lag(settings, settings.app_id, topics)
+    total = 0
+    for group, names in pipeline_topics(settings).items():
+        lag = await _group_lag(settings, group, names)
+        if lag is None:
+            return None
+        total += lag
+    return total
+
+
+async def _group_lag(settings: Settings, group: str, topics: list[str]) -> int | None:
+    """Records not yet committed by one consumer group on these topics (None: unknown yet)."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
     from aiokafka.admin import AIOKafkaAdminClient
 
@@ -187,7 +208,7 @@ async def group_lag(settings: Settings, topics: list[str]) -> int | None:
     await admin.start()
     await consumer.start()
     try:
-        committed = await admin.list_consumer_group_offsets(settings.app_id)
+        committed = await admin.list_consumer_group_offsets(group)
         await consumer._client.force_metadata_update()
         tps = [TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or ())]
         if not tps:
@@ -308,7 +329,6 @@ async def pipeline_phase(
     settings: Settings, workers: Workers, expected: int, opts: BenchOptions
 ) -> dict[str, Any]:
     """Start the workers on the preloaded topic; wait until every event is through score."""
-    topics = [settings.topic(t) for t in ("interactions", "sway-by-actor", "sway-by-target")]
     broker = broker_pid()
     broker_cpu0 = cpu_seconds(broker) if broker else 0.0
     started = time.time()
@@ -356,7 +376,7 @@ async def pipeline_phase(
             last_report = time.monotonic()
         if seen < expected:
             continue
-        lag = await group_lag(settings, topics)
+        lag = await group_lag(settings)
         if lag == 0:
             break
     else:
@@ -478,9 +498,8 @@ async def latency_phase(
 
 
 async def drain(settings: Settings, timeout: float) -> None:
-    topics = [settings.topic(t) for t in ("interactions", "sway-by-actor", "sway-by-target")]
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and (await group_lag(settings, topics)) != 0:  # noqa: ASYNC110
+    while time.monotonic() < deadline and (await group_lag(settings)) != 0:  # noqa: ASYNC110
         await asyncio.sleep(1.0)  # polling the broker, not a local flag
 
 

@@ -76,13 +76,17 @@ def broker_status() -> None:
 @main.command()
 @click.option("--web-port", type=int, default=None, help="Overrides SWAY_WEB_PORT.")
 def worker(web_port: int | None) -> None:
-    """Run a Sway worker (ingest, enrich, score, sweep, HTTP API)."""
+    """Run a Sway worker (edge, enrich, score, sweep, HTTP API)."""
     import faust
 
+    from stream.kafka import ensure_topics
     from stream.pipeline.app import create_app
+    from stream.pipeline.topology import topic_configs
 
     overrides = {"web_port": web_port} if web_port is not None else {}
     settings = load_settings(**overrides)
+    configs = topic_configs(settings)
+    asyncio.run(ensure_topics(settings, configs, configs=configs))
     app, _ = create_app(settings)
     faust.Worker(app, loglevel=settings.log_level, quiet=True).execute_from_commandline()
 

@@ -54,3 +54,45 @@ class StreamClock:
 
     def is_too_far_in_future(self, event_ms: int) -> bool:
         return event_ms > int(self._wall() * 1000) + self._max_future_ms
+
+
+class PartitionClocks:
+    """Stream time per partition (Kafka Streams' per-task stream time).
+
+    Why: with one clock per worker, a lagging partition's events were scored with a clock days
+    ahead of them (an account idle for the last 40 days of a replay ended with no decay at all).
+    Each partition's clock is the latest event time *that partition* processed, so a lagging
+    partition scores its events at their own time and its sweep decays with its own clock."""
+
+    def __init__(self, wall: WallClock = time.time, max_future_ms: int = 86_400_000) -> None:
+        self._wall = wall
+        self._max_future_ms = max_future_ms
+        self._clocks: dict[int, StreamClock] = {}
+        self._scanned_at = float("-inf")
+
+    def may_rescan(self, every_s: float) -> bool:
+        """True at most once per `every_s` (monotonic): when to look for clocks to resume."""
+        now = time.monotonic()
+        if now - self._scanned_at < every_s:
+            return False
+        self._scanned_at = now
+        return True
+
+    def __getitem__(self, partition: int) -> StreamClock:
+        clock = self._clocks.get(partition)
+        if clock is None:
+            clock = self._clocks[partition] = StreamClock(self._wall, self._max_future_ms)
+        return clock
+
+    @property
+    def started(self) -> bool:
+        return any(c.started for c in self._clocks.values())
+
+    def now(self) -> int:
+        """The worker's view for reports (/health, the stream-time gauge): its latest partition."""
+        started = [c.now() for c in self._clocks.values() if c.started]
+        return max(started) if started else int(self._wall() * 1000)
+
+    def times(self) -> dict[int, int]:
+        """Stream time of every started partition."""
+        return {p: c.now() for p, c in sorted(self._clocks.items()) if c.started}

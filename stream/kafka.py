@@ -32,10 +32,15 @@ def client_options(settings: Settings) -> dict[str, Any]:
 
 
 async def ensure_topics(
-    settings: Settings, names: Iterable[str], compacted: Iterable[str] = ()
+    settings: Settings,
+    names: Iterable[str],
+    compacted: Iterable[str] = (),
+    configs: dict[str, dict[str, str]] | None = None,
 ) -> None:
-    """Create Sway's public topics with SWAY_PARTITIONS partitions if they do not exist yet."""
+    """Create topics with SWAY_PARTITIONS partitions if they do not exist yet (`configs`: topic
+    settings by name; `compacted`: a shorthand for cleanup.policy=compact)."""
     compact = set(compacted)
+    configs = configs or {}
     admin = AIOKafkaAdminClient(**client_options(settings))
     await admin.start()
     try:
@@ -45,7 +50,7 @@ async def ensure_topics(
                 name,
                 settings.partitions,
                 1,
-                topic_configs={"cleanup.policy": "compact"} if name in compact else {},
+                topic_configs={"cleanup.policy": "compact"} if name in compact else configs.get(name, {}),
             )
             for name in names
             if name not in existing
@@ -53,6 +58,13 @@ async def ensure_topics(
         if wanted:
             with contextlib.suppress(TopicAlreadyExistsError):  # another producer won the race
                 await admin.create_topics(wanted)
+            # the broker's metadata must list them before a consumer joins a group on them
+            deadline = time.monotonic() + 10.0
+            missing = {t.name for t in wanted}
+            while missing and time.monotonic() < deadline:
+                missing -= set(await admin.list_topics())
+                if missing:
+                    await asyncio.sleep(0.1)
     finally:
         await admin.close()
 

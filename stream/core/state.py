@@ -126,15 +126,13 @@ def to_json(state: UserState) -> dict[str, Any]:
         "am": state.amplifying,
         "nw": state.network,
         "p": state.posts,
-        "e": {
-            k: [v.reach, v.times, v.weight, v.last_ts, v.amp, v.net, v.quality]
-            for k, v in state.engagers.items()
-        },
+        # tuples are JSON arrays to orjson; NamedTuples are not, so they become plain tuples
+        "e": dict(zip(state.engagers, map(tuple, state.engagers.values()), strict=True)),
         "c": state.contents,
-        "net": {k: list(v) for k, v in state.networks.items()},
-        "t": {k: [v.interactions, list(v.engagers), list(v.contents)] for k, v in state.topics.items()},
-        "h": [list(p) for p in state.history],
-        "why": [[r.ts, r.delta, r.text] for r in state.reasons],
+        "net": state.networks,
+        "t": {k: tuple(v) for k, v in state.topics.items()},
+        "h": state.history,
+        "why": [tuple(r) for r in state.reasons],
         "sc": state.score,
         "em": state.emitted,
         "d": state.discounts,

@@ -7,9 +7,10 @@ import ssl
 import time
 
 import faust
+from faust.transport.producer import ProducerBuffer
 
-from stream.clock import StreamClock
-from stream.pipeline import codecs, durability, enrich, fetch_order, ingest, observe, score, sweep, web
+from stream.clock import PartitionClocks
+from stream.pipeline import codecs, durability, edge, enrich, fetch_order, observe, score, sweep, web, writes
 from stream.pipeline.backpressure import ScoreBacklog
 from stream.pipeline.feed import ScoreFeed
 from stream.pipeline.metrics import Metrics
@@ -46,18 +47,23 @@ ROCKSDB_OPTIONS = {
 }
 
 
-#: Producer, buffer and commit settings, measured by `sway bench` (docs/performance.md): larger
-#: produce batches on the three internal hops and fuller agent buffers cost ~15-25% less worker
-#: CPU per event and less broker CPU; linger 10 ms (not 20) keeps the added event-to-score latency
-#: small. The bench's Faust floor (stream/faust_floor.py) runs with the same settings.
+#: Producer, buffer and commit settings (docs/performance.md). A record of an internal topic is a
+#: batch of up to 500 events (batches.py), so an agent's buffer and a poll count batches: 64
+#: records a poll and 256 buffered are 32k and 128k events. Linger 5 ms keeps the added
+#: event-to-score latency small. The bench's Faust floors (stream/bench/) run with the same settings.
 FAUST_TUNING: dict[str, int | float] = {
-    "producer_linger_ms": 10,
-    "producer_max_batch_size": 256 * 1024,
-    "stream_buffer_maxsize": 16384,
-    "broker_max_poll_records": 2000,
+    "producer_linger_ms": 5,
+    "producer_max_batch_size": 1024 * 1024,
+    "producer_max_request_size": 2 * 1024 * 1024,
+    "stream_buffer_maxsize": 256,
+    "broker_max_poll_records": 64,
     "producer_acks": -1,
     "broker_commit_interval": 1.0,
 }
+#: Faust waits for its producer buffer to ebb below this many messages after every table write
+#: (default 100; faust-streaming #173): a batch writes one changelog record and one score update
+#: per touched user, hundreds at a time.
+PRODUCER_BUFFER_MESSAGES = 10_000
 
 
 def create_app(settings: Settings | None = None) -> tuple[faust.App, Runtime]:
@@ -65,6 +71,7 @@ def create_app(settings: Settings | None = None) -> tuple[faust.App, Runtime]:
     codecs.register()
     durability.install()  # table writes sent before their offsets commit
     fetch_order.install()  # input records handed over in order, once per fetch position
+    ProducerBuffer.max_messages = PRODUCER_BUFFER_MESSAGES
     datadir = settings.data_dir / "worker" / settings.app_id
     datadir.parent.mkdir(parents=True, exist_ok=True)
     app = faust.App(
@@ -92,12 +99,12 @@ def create_app(settings: Settings | None = None) -> tuple[faust.App, Runtime]:
     rt = Runtime(
         settings=settings,
         params=settings.model_params(),
-        clock=StreamClock(time.time, max_future_ms=int(settings.max_future * 1000)),
+        clocks=PartitionClocks(time.time, max_future_ms=int(settings.max_future * 1000)),
         topology=topology,
         metrics=Metrics(),
         backlog=ScoreBacklog(app, topology),
     )
-    for stage in (ingest, enrich, score, sweep):
+    for stage in (writes, edge, enrich, score, sweep):
         stage.register(app, rt)
     readiness = observe.register(app, rt)
     feed = ScoreFeed(settings)
@@ -106,7 +113,7 @@ def create_app(settings: Settings | None = None) -> tuple[faust.App, Runtime]:
 
     @app.task
     async def declare_outputs() -> None:
-        """Create the topics Sway only writes (DLQ, compacted scores) with their settings."""
+        """Create the topics no agent reads (interactions, DLQ, compacted scores) with their settings."""
         for topic in topology.outputs:
             await topic.maybe_declare()
 

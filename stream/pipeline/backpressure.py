@@ -27,8 +27,9 @@ from faust.types import TP
 from stream.pipeline.topology import Topology, owned_partitions
 
 #: Records the score stage may owe before enrich waits, and how far it must drain before enrich
-#: goes on (hysteresis: enrich does not wake for every record scored).
-LIMIT = 200
+#: goes on (hysteresis: enrich does not wake for every record scored). A record is a batch of up
+#: to 500 events (batches.py), so 16 records are a few thousand events.
+LIMIT = 16
 RESUME = LIMIT // 2
 MAX_WAIT_S = 2.0
 

@@ -1,5 +1,10 @@
 """Stage 2, enrich (partitioned by actor): the actor's behaviour and current score are local
-here, so each engagement leaves with the actor's quality weight and score, re-keyed by target."""
+here, so each engagement leaves with the actor's quality weight and score, re-keyed by target.
+
+One Faust event is one batch record of a lane (batches.py): its actors are copied once, folded
+in place and assigned back once (one changelog record per touched actor per batch), and its
+events leave as one record per target partition.
+"""
 
 from __future__ import annotations
 
@@ -7,39 +12,66 @@ from typing import Any
 
 import faust
 
-from stream.codec import dumps, loads
+from stream.codec import dumps
 from stream.core import stages
+from stream.core.state import ActorState, actor_to_json
+from stream.pipeline import batches
 from stream.pipeline.runtime import Runtime
+from stream.pipeline.topology import partition_of
+from stream.pipeline.writes import Writes
 
 
 def register(app: faust.App, rt: Runtime) -> None:
     topo, metrics, params = rt.topology, rt.metrics, rt.params
     actors, users, erased = topo.actors, topo.users, topo.erased
+    partitions = rt.settings.partitions
+    by_target = topo.by_target.get_topic_name()
+    # reads go to the stores directly: Table.get adds a sensor call per read (py-spy: 7%)
+    actors_get, users_get, erased_get = actors.data.get, users.data.get, erased.data.get
 
-    async def erase(request: dict[str, Any]) -> None:
+    async def erase(request: dict[str, Any], writes: Writes) -> tuple[int, Any]:
         """Step 1 of an erasure: forget the account as an actor, then tell the score stage."""
         user_id: str = request["erase"]
-        erased[user_id] = request["at"]
+        await writes.store(erased, user_id, request["at"], dumps)
         if actors.get(user_id) is not None:
-            del actors[user_id]
-        await topo.by_target.send(key=user_id.encode(), value=dumps(request))
+            await writes.delete(actors, user_id)
+        return partition_of(user_id, partitions), request
+
+    async def store(batch: stages.ActorBatch, writes: Writes) -> None:
+        for actor_id, state in batch.touched.items():
+            await writes.store(actors, actor_id, state, encode_actor)  # once per touched actor
+        batch.touched.clear()
 
     @app.agent(topo.by_actor, name="sway.enrich")
     async def enrich(stream: faust.StreamT[bytes]) -> None:
         async for raw in stream:
             if await rt.backlog.wait(stream.channel.queue):  # score stage close behind (backpressure.py)
                 metrics.enrich_waits.inc()
-            event = loads(raw)
-            if "erase" in event:  # a control record from DELETE /users/{id}; events never carry it
-                await erase(event)
-                continue
-            actor_id: str = event["actor_id"]
-            if erased.get(actor_id) is not None:
-                metrics.discounted.labels("erased").inc()
-                continue
-            actor, out = stages.enrich(actors.get(actor_id), event, users.get(actor_id), params)
-            if out is None:
-                metrics.duplicates.labels("enrich").inc()
-                continue
-            actors[actor_id] = actor  # assign back: only assignment is changelogged
-            await topo.by_target.send(key=stages.target_of(out).encode(), value=dumps(out))
+            await rt.output_ready.wait()
+            current = stream.current_event
+            assert current is not None
+            writes = Writes(rt, current.message.partition)
+            batch = stages.ActorBatch(actors_get, users_get, params)
+            out: list[tuple[int, Any]] = []
+            for event in batches.decode(raw):
+                if "erase" in event:  # a control record from DELETE /users/{id}; events never carry it
+                    await store(batch, writes)  # what came before it stays
+                    out.append(await erase(event, writes))
+                    continue
+                if erased_get(event["actor_id"]) is not None:
+                    metrics.discounted.labels("erased").inc()
+                    continue
+                forwarded = batch.add(event)
+                if forwarded is None:
+                    metrics.duplicates.labels("enrich").inc()
+                    continue
+                out.append((partition_of(stages.target_of(forwarded), partitions), forwarded))
+            await store(batch, writes)
+            for partition, group in batches.by_partition(out).items():
+                for value in batches.encode(group):
+                    await writes.send(by_target, value, partition)
+            await writes.flush()  # durable before Faust may commit this record's offset
+
+
+def encode_actor(state: ActorState) -> bytes:
+    return dumps(actor_to_json(state))

@@ -69,7 +69,8 @@ class Readiness:
             "ready": all(checks.values()),
             "checks": checks,
             "partitions": assigned,
-            "stream_time": rt.clock.now() if rt.clock.started else None,
+            "stream_time": rt.clocks.now() if rt.clocks.started else None,
+            "stream_time_by_partition": {str(p): t for p, t in rt.clocks.times().items() if p in assigned},
         }
 
 
@@ -82,8 +83,9 @@ def _has_assignment(app: faust.App) -> bool:
 
 
 def _input_topics(rt: Runtime) -> set[str]:
+    """The topics Faust's consumer reads (the edge reads `interactions`: its lag is added)."""
     topo = rt.topology
-    return {t.get_topic_name() for t in (topo.interactions, topo.by_actor, topo.by_target)}
+    return {t.get_topic_name() for t in (topo.by_actor, topo.by_target)}
 
 
 def _lag(app: faust.App, rt: Runtime) -> dict[tuple[str, int], int]:
@@ -110,6 +112,10 @@ def _lag(app: faust.App, rt: Runtime) -> dict[tuple[str, int], int]:
             continue
         done = read.get(tp)
         out[(tp.topic, tp.partition)] = max(0, end - (done + 1 if done is not None else 0))
+    if rt.edge is not None:
+        source = rt.topology.interactions.get_topic_name()
+        for partition, behind in rt.edge.lag().items():
+            out[(source, partition)] = behind
     return out
 
 
@@ -153,11 +159,12 @@ def register(app: faust.App, rt: Runtime) -> Readiness:
         metrics.users.set(len(topo.users))
         metrics.actors.set(len(topo.actors))
         metrics.erased.set(len(topo.erased))
-        if rt.clock.started:
-            metrics.stream_time.set(rt.clock.now() / 1000)
+        if rt.clocks.started:
+            metrics.stream_time.set(rt.clocks.now() / 1000)
         lag = _lag(app, rt)
         read: dict[Any, int | None] = getattr(app.consumer, "_read_offset", {}) if app.consumer else {}
         processed = sum(o for tp, o in read.items() if o is not None and tp.topic in _input_topics(rt))
+        processed += sum(rt.edge.position.values()) if rt.edge is not None else 0
         readiness.progress.observe(
             processed, sum(lag.values()), time.monotonic(), app.rebalancing or app.in_recovery
         )

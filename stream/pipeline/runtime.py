@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
-from stream.clock import StreamClock
+from stream.clock import PartitionClocks
 from stream.core.params import Params
 from stream.pipeline.backpressure import ScoreBacklog
 from stream.pipeline.metrics import Metrics
-from stream.pipeline.topology import Topology
+from stream.pipeline.topology import Topology, partition_of
 from stream.settings import Settings
 
 
@@ -17,10 +19,18 @@ from stream.settings import Settings
 class Runtime:
     settings: Settings
     params: Params
-    clock: StreamClock
+    clocks: PartitionClocks
     topology: Topology
     metrics: Metrics
     backlog: ScoreBacklog
+    #: the edge service and the batch output producer, once Faust has started them
+    edge: Any = None
+    output: Any = None
+    output_ready: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def now_of(self, user_id: str) -> int:
+        """Stream time of the partition that holds this user."""
+        return self.clocks[partition_of(user_id, self.settings.partitions)].now()
 
     def wall_ms(self) -> int:
         return int(time.time() * 1000)

@@ -50,7 +50,7 @@ def explain(rt: Runtime, user_id: str) -> dict[str, Any] | None:
         return None
     resume_clock(rt)
     state = with_activity(state, rt)
-    now = rt.clock.now()
+    now = rt.now_of(user_id)
     result = model.score(state, now, rt.params)
     k = shrink(result.at, state.landmark, rt.params.half_life_ms)
     top = sorted(state.engagers.items(), key=lambda kv: -kv[1].weight)[:10]
@@ -94,7 +94,7 @@ def history(rt: Runtime, user_id: str) -> dict[str, Any] | None:
     if state is None:
         return None
     resume_clock(rt)
-    now = rt.clock.now()
+    now = rt.now_of(user_id)
     return {
         "user_id": user_id,
         "points": [
@@ -186,8 +186,8 @@ def register(app: faust.App, rt: Runtime, readiness: Readiness, feed: ScoreFeed)
         @app.table_route(table=users, match_info="user_id")
         async def delete(self, request: Request, user_id: str) -> Response:
             known = users.get(user_id) is not None or topo.actors.get(user_id) is not None
-            now = rt.clock.now()
-            await topo.by_actor.send(key=user_id.encode(), value=dumps({"erase": user_id, "at": now}))
+            now = rt.now_of(user_id)
+            await topo.by_actor.send(key=user_id.encode(), value=dumps([{"erase": user_id, "at": now}]))
             deadline = time.monotonic() + ERASE_WAIT_SECONDS
             while time.monotonic() < deadline:
                 if topo.erased.get(user_id) is not None and users.get(user_id) is None:
@@ -209,7 +209,7 @@ def register(app: faust.App, rt: Runtime, readiness: Readiness, feed: ScoreFeed)
 
     def local_board(limit: int, topic: str | None, network: str | None) -> list[dict[str, Any]]:
         resume_clock(rt)
-        return board.rank(users.values(), rt.clock.now(), rt.params, limit, topic, network)
+        return board.rank(users.values(), rt.clocks.now(), rt.params, limit, topic, network)
 
     async def peer_board(url: str, query: dict[str, str]) -> list[dict[str, Any]]:
         timeout = aiohttp.ClientTimeout(total=PEER_TIMEOUT_SECONDS)
@@ -255,7 +255,7 @@ def register(app: faust.App, rt: Runtime, readiness: Readiness, feed: ScoreFeed)
                     "topic": topic,
                     "network": network,
                     "workers": len(owners),
-                    "event_ts": rt.clock.now(),
+                    "event_ts": rt.clocks.now(),
                 }
             )
 

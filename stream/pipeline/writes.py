@@ -1,0 +1,126 @@
+"""What a batch writes: table changelog records and score updates, produced with aiokafka.
+
+Why not through Faust: `table[key] = value` and `topic.send()` each cost a trip through Faust's
+producer buffer, its sensors and its commit-time flush (py-spy: 70% of a worker's time at one
+changelog record and one update per touched user per batch). Here a batch stores its values in
+the table's store directly (`table.data`, no changelog) and produces their changelog records and
+score updates with one aiokafka producer; the agent awaits every acknowledgement before it takes
+the next record, so Faust commits the input offset only after all of it is durable. Recovery
+reads these changelog records like Faust's own (same topic, partition, key and value codec), and
+RocksDB learns their offsets as Faust's callback would tell it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from faust.types import TP
+from mode import Service
+
+from stream.codec import dumps
+from stream.kafka import client_options
+from stream.pipeline.runtime import Runtime
+from stream.pipeline.topology import partition_of
+
+
+class Output(Service):
+    """The worker's producer for batch outputs; started with the Faust app."""
+
+    runtime: Runtime
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.rt = self.runtime
+        self.rt.output = self
+        self.producer: AIOKafkaProducer | None = None
+
+    async def on_start(self) -> None:
+        self.producer = AIOKafkaProducer(
+            **client_options(self.rt.settings),
+            acks="all",
+            enable_idempotence=True,  # order per partition survives retries (redelivery.py)
+            linger_ms=2,
+            max_batch_size=1024 * 1024,
+            max_request_size=2 * 1024 * 1024,
+        )
+        await self.producer.start()
+        self.rt.output_ready.set()
+
+    async def on_stop(self) -> None:
+        self.rt.output_ready.clear()
+        if self.producer is not None:
+            await self.producer.stop()
+
+
+class Writes:
+    """The outputs of one batch record: appended to one record batch per topic partition
+    (aiokafka's C batch builder: ~1 µs a record, against ~10 µs through `send`), then sent."""
+
+    def __init__(self, rt: Runtime, partition: int) -> None:
+        assert rt.output is not None and rt.output.producer is not None
+        self._producer: AIOKafkaProducer = rt.output.producer
+        self._partition = partition
+        self._partitions = rt.settings.partitions
+        self._open: dict[tuple[str, int], Any] = {}  # (topic, partition) -> BatchBuilder
+        self._counts: dict[tuple[str, int], int] = {}
+        self._sends: list[tuple[tuple[str, int], int, asyncio.Future[Any]]] = []
+        self._tables: dict[str, Any] = {}  # changelog topic -> table
+
+    async def _append(self, topic: str, partition: int, key: bytes | None, value: bytes | None) -> None:
+        where = (topic, partition)
+        batch = self._open.get(where)
+        if batch is None:
+            batch = self._open[where] = self._producer.create_batch()
+        if batch.append(timestamp=None, key=key, value=value) is None:  # full: send it, start anew
+            await self._send(where)
+            batch = self._open[where] = self._producer.create_batch()
+            batch.append(timestamp=None, key=key, value=value)
+        self._counts[where] = self._counts.get(where, 0) + 1
+
+    async def _send(self, where: tuple[str, int]) -> None:
+        batch = self._open.pop(where)
+        fut = await self._producer.send_batch(batch, where[0], partition=where[1])
+        self._sends.append((where, self._counts.pop(where, 0), fut))
+
+    async def store(self, table: Any, key: str, value: Any, encode: Callable[[Any], bytes]) -> None:
+        """table[key] = value, with its changelog record produced here."""
+        table.data[key] = value
+        topic = table.changelog_topic.get_topic_name()
+        self._tables[topic] = table
+        await self._append(topic, self._partition, key.encode(), encode(value))
+
+    async def delete(self, table: Any, key: str) -> None:
+        """del table[key], with its tombstone produced here (in order with the writes)."""
+        if key in table.data:
+            del table.data[key]
+        topic = table.changelog_topic.get_topic_name()
+        self._tables[topic] = table
+        await self._append(topic, self._partition, key.encode(), None)
+
+    async def send(self, topic: str, value: bytes, partition: int) -> None:
+        """A batch record for the next stage."""
+        await self._append(topic, partition, None, value)
+
+    async def publish(self, topic: str, key: str, message: dict[str, Any] | None) -> None:
+        """A record keyed by user, on the partition Kafka's default partitioner would pick."""
+        value = None if message is None else dumps(message)
+        await self._append(topic, partition_of(key, self._partitions), key.encode(), value)
+
+    async def flush(self) -> None:
+        """Send what is open, wait until the broker acknowledged everything, and tell RocksDB
+        the changelog offsets (as Faust's own changelog callback does)."""
+        for where in list(self._open):
+            await self._send(where)
+        results = await asyncio.gather(*(fut for _, _, fut in self._sends))
+        for (where, count, _), meta in zip(self._sends, results, strict=True):
+            table = self._tables.get(where[0])
+            if table is not None and count:
+                table.data.set_persisted_offset(TP(*where), meta.offset + count - 1)
+        self._sends.clear()
+
+
+def register(app: Any, rt: Runtime) -> None:
+    app.service(type("BoundOutput", (Output,), {"runtime": rt}))
