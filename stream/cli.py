@@ -397,7 +397,8 @@ def rescore(file: Path, fmt: str, limit: int | None, top_n: int, out: Path | Non
     help="Higgs lines whose states are copied.",
 )
 @click.option("--memory-store", "memory_stores", multiple=True, type=click.Choice(["memory", "rocksdb"]))
-@click.option("--skip-floor", is_flag=True, help="Skip the bare-Faust ceiling (stream/faust_floor.py).")
+@click.option("--skip-floor", is_flag=True, help="Skip the bare-Faust ceilings (stream/bench/floor.py).")
+@click.option("--skip-peer", is_flag=True, help="Skip the Quix Streams peer (stream/bench/peer.py).")
 @click.option("--skip-pipeline", is_flag=True)
 @click.option("--skip-latency", is_flag=True)
 @click.option("--skip-memory", is_flag=True)
@@ -414,7 +415,8 @@ def rescore(file: Path, fmt: str, limit: int | None, top_n: int, out: Path | Non
 def bench(
     as_json: bool, latency_rates: tuple[str, ...], memory_stores: tuple[str, ...], **options: object
 ) -> None:
-    """Throughput (vs a bare consumer), latency under paced load, and memory per user (issue E)."""
+    """Throughput (vs a bare consumer, bare Faust and a Quix Streams peer), latency under paced
+    load, and memory per user."""
     from stream.bench import BenchOptions, format_report, run
 
     opts = BenchOptions(
