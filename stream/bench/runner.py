@@ -566,7 +566,9 @@ async def floor_phase(
     return out
 
 
-async def peer_phase(settings: Settings, topic: str, expected: int, opts: BenchOptions, tmp: Path) -> dict[str, Any]:
+async def peer_phase(
+    settings: Settings, topic: str, expected: int, opts: BenchOptions, tmp: Path
+) -> dict[str, Any]:
     """The same events through a Quix Streams app counting distinct engagers (stream.bench.peer)."""
     import importlib.util
 
