@@ -85,17 +85,13 @@ class UserState:
     def copy(self) -> UserState:
         """The once-per-batch copy a fold mutates: containers copied, their items shared
         (items are immutable, a fold replaces them)."""
-        new = _NEW(UserState)
-        for name in _USER_FIELDS:
-            _SET(new, name, getattr(self, name))
-        new.engagers = dict(self.engagers)
-        new.contents = dict(self.contents)
-        new.networks = dict(self.networks)
-        new.topics = dict(self.topics)
-        new.discounts = dict(self.discounts)
-        new.src = dict(self.src)
-        new.suspects = list(self.suspects)
-        return new
+        return UserState(
+            self.user_id, self.landmark, self.as_of, self.last_active, self.events, self.reach,
+            self.interactions, self.amplifying, self.network, self.posts, dict(self.engagers),
+            dict(self.contents), dict(self.networks), dict(self.topics), self.history, self.reasons,
+            self.score, self.emitted, dict(self.discounts), self.hour, self.settled, dict(self.src),
+            list(self.suspects),
+        )  # fmt: skip
 
     def with_(self, **changes: Any) -> UserState:
         """A copy with `changes` (unknown fields raise)."""
@@ -109,7 +105,6 @@ class UserState:
 
 _USER_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(UserState))
 _USER_FIELD_SET = frozenset(_USER_FIELDS)
-_NEW = object.__new__
 _SET = object.__setattr__
 
 
@@ -205,15 +200,10 @@ class ActorState:
 
     def copy(self) -> ActorState:
         """The once-per-batch copy a fold mutates."""
-        new = _NEW(ActorState)
-        for name in _ACTOR_FIELDS:
-            _SET(new, name, getattr(self, name))
-        new.seen = dict(self.seen)
-        new.src = dict(self.src)
-        return new
-
-
-_ACTOR_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(ActorState))
+        return ActorState(
+            self.user_id, self.first_seen, self.last_action, self.actions, self.posts, dict(self.seen),
+            self.day, self.today, self.yesterday, self.hour, self.this_hour, dict(self.src),
+        )  # fmt: skip
 
 
 def actor_to_json(state: ActorState) -> dict[str, Any]:

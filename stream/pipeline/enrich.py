@@ -29,17 +29,17 @@ def register(app: faust.App, rt: Runtime) -> None:
     # reads go to the stores directly: Table.get adds a sensor call per read (py-spy: 7%)
     actors_get, users_get, erased_get = actors.data.get, users.data.get, erased.data.get
 
-    async def erase(request: dict[str, Any], writes: Writes) -> tuple[int, Any]:
+    def erase(request: dict[str, Any], writes: Writes) -> tuple[int, Any]:
         """Step 1 of an erasure: forget the account as an actor, then tell the score stage."""
         user_id: str = request["erase"]
-        await writes.store(erased, user_id, request["at"], dumps)
+        writes.store(erased, user_id, request["at"], dumps)
         if actors.get(user_id) is not None:
-            await writes.delete(actors, user_id)
+            writes.delete(actors, user_id)
         return partition_of(user_id, partitions), request
 
-    async def store(batch: stages.ActorBatch, writes: Writes) -> None:
+    def store(batch: stages.ActorBatch, writes: Writes) -> None:
         for actor_id, state in batch.touched.items():
-            await writes.store(actors, actor_id, state, encode_actor)  # once per touched actor
+            writes.store(actors, actor_id, state, encode_actor)  # once per touched actor
         batch.touched.clear()
 
     @app.agent(topo.by_actor, name="sway.enrich")
@@ -55,8 +55,8 @@ def register(app: faust.App, rt: Runtime) -> None:
             out: list[tuple[int, Any]] = []
             for event in batches.decode(raw):
                 if "erase" in event:  # a control record from DELETE /users/{id}; events never carry it
-                    await store(batch, writes)  # what came before it stays
-                    out.append(await erase(event, writes))
+                    store(batch, writes)  # what came before it stays
+                    out.append(erase(event, writes))
                     continue
                 if erased_get(event["actor_id"]) is not None:
                     metrics.discounted.labels("erased").inc()
@@ -66,10 +66,10 @@ def register(app: faust.App, rt: Runtime) -> None:
                     metrics.duplicates.labels("enrich").inc()
                     continue
                 out.append((partition_of(stages.target_of(forwarded), partitions), forwarded))
-            await store(batch, writes)
+            store(batch, writes)
             for partition, group in batches.by_partition(out).items():
                 for value in batches.encode(group):
-                    await writes.send(by_target, value, partition)
+                    writes.send(by_target, value, partition)
             await writes.flush()  # durable before Faust may commit this record's offset
 
 

@@ -59,10 +59,10 @@ def encode_user(state: UserState) -> bytes:
     return dumps(to_json(state))
 
 
-async def publish(rt: Runtime, writes: Writes, scored: stages.Scored, cause: str, now: int) -> None:
+def publish(rt: Runtime, writes: Writes, scored: stages.Scored, cause: str, now: int) -> None:
     assert scored.result is not None
     message = update_message(scored.state, scored.result, cause, now, rt.wall_ms())
-    await writes.publish(rt.topology.scores.get_topic_name(), scored.state.user_id, message)
+    writes.publish(rt.topology.scores.get_topic_name(), scored.state.user_id, message)
     rt.metrics.updates.labels(cause).inc()
 
 
@@ -79,36 +79,36 @@ def register(app: faust.App, rt: Runtime) -> None:
         actor = actors_get(user_id)
         return actor.last_action if actor is not None else None
 
-    async def store(batch: stages.TargetBatch, now: int, writes: Writes) -> None:
+    def store(batch: stages.TargetBatch, now: int, writes: Writes) -> None:
         """Close the batch: every touched user stored once, one update each when it moved."""
         for scored in batch.close():
-            await writes.store(users, scored.state.user_id, scored.state, encode_user)
+            writes.store(users, scored.state.user_id, scored.state, encode_user)
             if scored.emit:
-                await publish(rt, writes, scored, "event", now)
+                publish(rt, writes, scored, "event", now)
 
-    async def decay(user_id: str, now: int, writes: Writes) -> None:
+    def decay(user_id: str, now: int, writes: Writes) -> None:
         """A sweep found this idle user's score moved: re-score at stream time and emit."""
         state = users.get(user_id)
         if state is None:
             return  # erased meanwhile
         scored = stages.decay_user(state, now, last_action(rt, user_id), params, min_delta)
         if scored.emit:
-            await writes.store(users, user_id, scored.state, encode_user)
-            await publish(rt, writes, scored, "decay", now)
+            writes.store(users, user_id, scored.state, encode_user)
+            publish(rt, writes, scored, "decay", now)
 
-    async def erase(request: dict[str, Any], writes: Writes) -> None:
+    def erase(request: dict[str, Any], writes: Writes) -> None:
         """Step 2 of an erasure: drop the user's state, tombstone their score, and ask every
         partition to remove what they contributed to others (step 3, `forget`)."""
         user_id: str = request["erase"]
         if users.get(user_id) is not None:
-            await writes.delete(users, user_id)
-        await writes.publish(scores, user_id, None)
+            writes.delete(users, user_id)
+        writes.publish(scores, user_id, None)
         metrics.erasures.inc()
         forget_request = dumps([{"forget": user_id, "at": request["at"]}])
         for partition in range(partitions):
-            await writes.send(by_target, forget_request, partition)
+            writes.send(by_target, forget_request, partition)
 
-    async def forget(request: dict[str, Any], partition: int, now: int, writes: Writes) -> None:
+    def forget(request: dict[str, Any], partition: int, now: int, writes: Writes) -> None:
         """Step 3: on this partition, remove an erased account's engagement from every user."""
         engager: str = request["forget"]
         for user_id, state in list(users.items()):
@@ -119,19 +119,19 @@ def register(app: faust.App, rt: Runtime) -> None:
             scored = stages.forget_engager(state, engager, now, last_action(rt, user_id), params, min_delta)
             if scored is None:
                 continue
-            await writes.store(users, user_id, scored.state, encode_user)
+            writes.store(users, user_id, scored.state, encode_user)
             if scored.emit:
-                await publish(rt, writes, scored, "erase", now)
+                publish(rt, writes, scored, "erase", now)
 
-    async def control(item: dict[str, Any], partition: int, now: int, writes: Writes) -> None:
+    def control(item: dict[str, Any], partition: int, now: int, writes: Writes) -> None:
         # control records come from Sway itself: the edge rebuilds every event from the
         # contract's fields, so no producer can send one
         if "sweep" in item:
-            await decay(item["user_id"], max(item["sweep"], now), writes)
+            decay(item["user_id"], max(item["sweep"], now), writes)
         elif "erase" in item:
-            await erase(item, writes)
+            erase(item, writes)
         elif "forget" in item:
-            await forget(item, partition, max(item["at"], now), writes)
+            forget(item, partition, max(item["at"], now), writes)
 
     @app.agent(topo.by_target, name="sway.score")
     async def score(stream: faust.StreamT[bytes]) -> None:
@@ -149,8 +149,8 @@ def register(app: faust.App, rt: Runtime) -> None:
             for item in batches.decode(raw):
                 if "event_id" not in item:
                     if batch:
-                        await store(batch, now, writes)
-                    await control(item, partition, clock.now(), writes)
+                        store(batch, now, writes)
+                    control(item, partition, clock.now(), writes)
                     continue
                 if erased_get(stages.target_of(item)) is not None:
                     metrics.discounted.labels("erased").inc()
@@ -166,7 +166,7 @@ def register(app: faust.App, rt: Runtime) -> None:
                     started.append(item["in_ms"])
                     started.append(item["ts"])
             if batch:
-                await store(batch, now, writes)
+                store(batch, now, writes)
             await writes.flush()  # durable before Faust may commit this record's offset
             wall = rt.wall_ms()
             for i in range(0, len(started), 2):
