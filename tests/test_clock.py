@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stream.clock import StreamClock
+from stream.clock import PartitionClocks, StreamClock
 
 WALL0 = 1_800_000_000.0  # seconds
 DAY_MS = 86_400_000
@@ -132,3 +132,18 @@ def test_wall_clock_stepping_back_does_not_move_stream_time_back() -> None:
     wall.advance(-5)  # NTP steps the wall clock back; monotonic time keeps going
     mono.advance(1)
     assert clock.now() == 1_011_000
+
+
+def test_each_partition_keeps_its_own_stream_time() -> None:
+    """A lagging partition scores its events at their own time, not at the worker's latest."""
+    wall = FakeWall()
+    clocks = PartitionClocks(wall, max_future_ms=DAY_MS)
+    replayed = 1_341_100_972_000
+    assert not clocks.started
+    clocks[0].observe(replayed + 40 * DAY_MS)
+    clocks[1].observe(replayed)
+    assert clocks[1].now() == replayed  # not 40 days ahead with partition 0
+    assert clocks.now() == replayed + 40 * DAY_MS  # the worker's view: its latest partition
+    assert clocks.times() == {0: replayed + 40 * DAY_MS, 1: replayed}
+    wall.advance(1.0)  # both idle: both move with the wall
+    assert clocks[1].now() == replayed + 1000

@@ -177,20 +177,14 @@ async def raw_consume(settings: Settings, topic: str, expected: int) -> dict[str
     return {"records": count, "seconds": took, "events_per_s": count / took, "mib": nbytes / 2**20}
 
 
-def pipeline_topics(settings: Settings) -> dict[str, list[str]]:
-    """Consumer group -> the topics it reads: the edge's own group reads `interactions`."""
-    return {
-        f"{settings.app_id}-edge": [settings.topic("interactions")],
-        settings.app_id: [settings.topic(t) for t in ("sway-by-actor", "sway-by-target")],
-    }
-
-
 async def group_lag(settings: Settings, topics: list[str] | None = None) -> int | None:
     """Records not yet committed by Sway's consumer groups (None: unknown yet)."""
     if topics is not None:
         return await _group_lag(settings, settings.app_id, topics)
     total = 0
-    for group, names in pipeline_topics(settings).items():
+    from stream.pipeline.topology import consumer_groups
+
+    for group, names in consumer_groups(settings).items():
         lag = await _group_lag(settings, group, names)
         if lag is None:
             return None

@@ -25,7 +25,7 @@ from stream.kafka import client_options, ensure_topics
 from stream.pipeline import batches
 from stream.pipeline.metrics import reason_kind
 from stream.pipeline.runtime import Runtime
-from stream.pipeline.topology import partition_of
+from stream.pipeline.topology import consumer_groups, partition_of
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ class Edge(Service):
         self.source = settings.topic("interactions")
         self.dlq = settings.topic("interactions.dlq")
         self.lanes = settings.topic("sway-by-actor")
-        self.group = f"{settings.app_id}-edge"
+        (self.group,) = (g for g, topics in consumer_groups(settings).items() if self.source in topics)
         self.consumer: AIOKafkaConsumer | None = None
         self.producer: AIOKafkaProducer | None = None
         #: per input partition: the offset after the last record forwarded (for lag and progress)

@@ -62,6 +62,15 @@ def topic_configs(settings: Settings) -> dict[str, dict[str, str]]:
     return out
 
 
+def consumer_groups(settings: Settings) -> dict[str, list[str]]:
+    """Consumer group -> the topics it reads and commits: the edge's own group reads
+    `interactions` (edge.py), Faust's group the internal topics. Lag is counted against these."""
+    return {
+        f"{settings.app_id}-edge": [settings.topic(INTERACTIONS)],
+        settings.app_id: [settings.topic(BY_ACTOR), settings.topic(BY_TARGET)],
+    }
+
+
 def declare(app: faust.App, settings: Settings) -> Topology:
     n = settings.partitions
 

@@ -32,6 +32,7 @@ from stream.core.params import Params
 from stream.core.state import ActorState, UserState, actor_from_json, from_json
 from stream.kafka import client_options, read_topic
 from stream.local_worker import free_port, worker_env
+from stream.pipeline.topology import consumer_groups
 from stream.producers.simulate import World, WorldConfig
 from stream.settings import Settings, load_settings
 from tests.integration.conftest import WorkerProc
@@ -185,19 +186,19 @@ async def send_paced(
 
 
 async def lag(settings: Settings, admin: AIOKafkaAdminClient, consumer: AIOKafkaConsumer) -> int:
-    """Records of Sway's inputs not yet committed by its consumer group (committed = processed,
-    with every output and table write flushed: Faust flushes its producer before committing)."""
-    names = [settings.topic(t) for t in ("interactions", "sway-by-actor", "sway-by-target")]
+    """Records of Sway's inputs not yet committed by its consumer groups (committed = processed,
+    with every output and table write acknowledged: the edge and the stages commit after that)."""
     await consumer._client.force_metadata_update()
-    tps = [TopicPartition(t, p) for t in names for p in sorted(consumer.partitions_for_topic(t) or ())]
-    if len(tps) < len(names):
-        return 1 << 30
-    end = await consumer.end_offsets(tps)
-    committed = await admin.list_consumer_group_offsets(settings.app_id)
     total = 0
-    for tp in tps:
-        done = committed[tp].offset if tp in committed and committed[tp].offset >= 0 else 0
-        total += max(0, end[tp] - done)
+    for group, names in consumer_groups(settings).items():
+        tps = [TopicPartition(t, p) for t in names for p in sorted(consumer.partitions_for_topic(t) or ())]
+        if len({tp.topic for tp in tps}) < len(names):
+            return 1 << 30
+        end = await consumer.end_offsets(tps)
+        committed = await admin.list_consumer_group_offsets(group)
+        for tp in tps:
+            done = committed[tp].offset if tp in committed and committed[tp].offset >= 0 else 0
+            total += max(0, end[tp] - done)
     return total
 
 
