@@ -72,10 +72,11 @@ class TargetBatch:
             touched = _Touched(known.copy() if known is not None else UserState(user_id))
             self._touched[user_id] = touched
         state = touched.state
-        key = redelivery.target_key(event)
-        if redelivery.already_applied(state.src, key, event):
-            return "duplicate"
-        redelivery.mark(state.src, key, event)
+        path = redelivery.path_of(event, lane=True)
+        if path is not None:
+            if path[1] <= state.src.get(path[0], -1):
+                return "duplicate"
+            state.src[path[0]] = path[1]
         engagement = signals.Engagement.from_event(event)
         why = signals.add(state, engagement, self._params)
         if why == "applied":

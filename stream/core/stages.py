@@ -46,11 +46,12 @@ class ActorBatch:
             known = self._actors(actor_id)
             current = known.copy() if known is not None else ActorState(actor_id)
             self.touched[actor_id] = current
-        key = redelivery.actor_key(event)
-        if not redelivery.already_applied(current.src, key, event):
+        path = redelivery.path_of(event, lane=False)
+        if path is None or path[1] > current.src.get(path[0], -1):
             if not actor_core.observe(current, event, self._params):
-                return None
-            redelivery.mark(current.src, key, event)
+                return None  # a platform duplicate: dropped, and its offset not marked
+            if path is not None:
+                current.src[path[0]] = path[1]
         own = self._users(actor_id)
         target = event.get("target_id", actor_id)
         out = dict(event)
