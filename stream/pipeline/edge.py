@@ -13,10 +13,12 @@ poll produced, DLQ included: at-least-once, with redeliveries recognised downstr
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.errors import CommitFailedError, IllegalStateError
 from mode import Service
 
 from stream.codec import dumps
@@ -103,16 +105,28 @@ class Edge(Service):
     async def _poll(self) -> None:
         assert self.consumer is not None
         while not self.should_stop:
-            got = await self.consumer.getmany(timeout_ms=POLL_MS, max_records=MAX_POLL)
-            if not got:
-                continue
+            got: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]] = {}
             try:
-                await self.forward(got)
-            except Exception:
+                got = await self.consumer.getmany(timeout_ms=POLL_MS, max_records=MAX_POLL)
+                if got:
+                    await self.forward(got)
+            except CommitFailedError:
+                # a rebalance took partitions away after their records were forwarded: the new
+                # owner reads them again from the last commit, and the stages recognise them
+                log.info("edge commit failed in a rebalance; the records are read again")
+            except Exception:  # noqa: BLE001 - a broker outage: fetch the same records again
                 log.warning("forwarding a poll failed; fetching it again in %.0fs", RETRY_S, exc_info=True)
-                for tp, records in got.items():
-                    self.consumer.seek(tp, records[0].offset)
+                self._rewind(got)
                 await asyncio.sleep(RETRY_S)
+
+    def _rewind(self, got: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]) -> None:
+        """Fetch a poll's records again, on the partitions this worker still owns."""
+        assert self.consumer is not None
+        owned = self.consumer.assignment()
+        for tp, records in got.items():
+            if tp in owned:
+                with contextlib.suppress(IllegalStateError):  # revoked meanwhile
+                    self.consumer.seek(tp, records[0].offset)
 
     async def forward(self, got: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]) -> None:
         """Validate one poll, produce its lanes' batches and its dead letters, wait for every
