@@ -114,7 +114,7 @@ class Edge(Service):
                 # a rebalance took partitions away after their records were forwarded: the new
                 # owner reads them again from the last commit, and the stages recognise them
                 log.info("edge commit failed in a rebalance; the records are read again")
-            except Exception:  # noqa: BLE001 - a broker outage: fetch the same records again
+            except Exception:
                 log.warning("forwarding a poll failed; fetching it again in %.0fs", RETRY_S, exc_info=True)
                 self._rewind(got)
                 await asyncio.sleep(RETRY_S)
