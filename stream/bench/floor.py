@@ -41,6 +41,9 @@ HOPS = {"consume": 0, "forward": 1, "three-hops": 3, "three-hops-batched": 3}
 MODES = tuple(HOPS)
 #: Events per record in the batched mode (Sway's batches.MAX_ITEMS).
 BATCH = 500
+#: The one-record-per-event modes run with the poll and buffer sizes that suited Sway when it
+#: was one record per event (measured in issue E); Sway's own (FAUST_TUNING) count batch records.
+PER_RECORD_TUNING = {**FAUST_TUNING, "stream_buffer_maxsize": 16384, "broker_max_poll_records": 2000}
 
 
 def build(broker: str, topic: str, partitions: int, expected: int, mode: str, datadir: Path) -> faust.App:
@@ -55,7 +58,7 @@ def build(broker: str, topic: str, partitions: int, expected: int, mode: str, da
         consumer_auto_offset_reset="earliest",
         web_enabled=False,
         autodiscover=False,
-        **FAUST_TUNING,
+        **(FAUST_TUNING if mode.endswith("-batched") else PER_RECORD_TUNING),
     )
     hops = HOPS[mode]
     tag = uuid.uuid4().hex[:6]

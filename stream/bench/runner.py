@@ -222,20 +222,27 @@ async def _group_lag(settings: Settings, group: str, topics: list[str]) -> int |
 
 
 async def scores_window(settings: Settings) -> dict[str, Any]:
-    """Count, first and last `updated_at` of everything on `scores` (cause event or decay)."""
+    """Count, first and last `updated_at` of everything on `scores` (cause event or decay), and
+    the longest wall-clock gap between two consecutive updates (how long `scores` went quiet
+    while the backlog was worked off)."""
     from stream.kafka import read_topic
 
-    first, last, count, users = None, 0, 0, set()
+    times: list[int] = []
+    users = set()
     async for key, value in read_topic(settings, settings.topic("scores"), timeout=300):
         if value is None:
             continue
-        message = orjson.loads(value)
-        at = message["updated_at"]
-        first = at if first is None else min(first, at)
-        last = max(last, at)
-        count += 1
+        times.append(orjson.loads(value)["updated_at"])
         users.add(key)
-    return {"updates": count, "first_ms": first, "last_ms": last, "users": len(users)}
+    times.sort()
+    gap = max((b - a for a, b in itertools.pairwise(times)), default=0)
+    return {
+        "updates": len(times),
+        "first_ms": times[0] if times else None,
+        "last_ms": times[-1] if times else 0,
+        "users": len(users),
+        "longest_gap_s": gap / 1000,
+    }
 
 
 # --- processes ----------------------------------------------------------------------------
@@ -392,6 +399,7 @@ async def pipeline_phase(
         "startup_s": first_in - started,
         "score_updates": window["updates"],
         "users_scored": window["users"],
+        "longest_gap_s": window["longest_gap_s"],
         "duplicates": metric(text, "sway_events_duplicate_total"),
         "invalid": metric(text, "sway_events_invalid_total"),
         "worker_cpu_s": cpu,

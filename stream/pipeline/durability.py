@@ -11,17 +11,30 @@ several actors, one engagement from a user, after two SIGKILLs).
 
 `install()` replaces that flush with one that waits until the queue is empty *and* nothing is
 being handed over; aiokafka's own flush, which Faust calls next, then waits for delivery.
+
+Sway's batch outputs go through a producer of its own (writes.py); `before_commit` lets it wait
+here, in the same flush, until the broker acknowledged everything it sent. So a stage never waits
+for acknowledgements per batch, and an offset is still committed only after what it caused.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from faust.transport.producer import ProducerBuffer
 
 _ORIGINAL_SEND = ProducerBuffer._send_pending
+#: Awaited by every flush before a commit, after Faust's own buffer is empty.
+_BEFORE_COMMIT: list[Callable[[], Awaitable[None]]] = []
+
+
+def before_commit(hook: Callable[[], Awaitable[None]]) -> None:
+    """Have every commit wait for `hook()` (e.g. a producer's outstanding acknowledgements)."""
+    if hook not in _BEFORE_COMMIT:
+        _BEFORE_COMMIT.append(hook)
 
 
 async def _send_pending(self: Any, fut: Any) -> None:
@@ -40,6 +53,8 @@ async def _flush(self: Any) -> None:
         self.message_sent.clear()
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self.message_sent.wait(), timeout=0.1)
+    for hook in list(_BEFORE_COMMIT):
+        await hook()
 
 
 def install() -> None:

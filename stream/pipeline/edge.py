@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
@@ -34,6 +35,10 @@ log = logging.getLogger(__name__)
 #: Records per poll, and how long a poll waits for the first one (an idle stream's latency).
 MAX_POLL = 5000
 POLL_MS = 50
+#: Once a poll has records, how long it gathers more before forwarding them: every forwarded
+#: poll costs each later stage a record per partition, so at low rates polls of a few records
+#: (getmany answers as soon as anything is there) cost far more than the events in them.
+LINGER_MS = 20
 #: After a failed produce, wait this long before fetching the same records again.
 RETRY_S = 1.0
 
@@ -107,7 +112,7 @@ class Edge(Service):
         while not self.should_stop:
             got: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]] = {}
             try:
-                got = await self.consumer.getmany(timeout_ms=POLL_MS, max_records=MAX_POLL)
+                got = await self._gather()
                 if got:
                     await self.forward(got)
             except CommitFailedError:
@@ -118,6 +123,22 @@ class Edge(Service):
                 log.warning("forwarding a poll failed; fetching it again in %.0fs", RETRY_S, exc_info=True)
                 self._rewind(got)
                 await asyncio.sleep(RETRY_S)
+
+    async def _gather(self) -> dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]:
+        """One poll, then more for up to LINGER_MS while it holds fewer than MAX_POLL records."""
+        assert self.consumer is not None
+        got = await self.consumer.getmany(timeout_ms=POLL_MS, max_records=MAX_POLL)
+        if not got:
+            return got
+        until = time.monotonic() + LINGER_MS / 1000
+        total = sum(len(r) for r in got.values())
+        while total < MAX_POLL and (left := until - time.monotonic()) > 0:
+            wait_ms = max(1, int(left * 1000))
+            more = await self.consumer.getmany(timeout_ms=wait_ms, max_records=MAX_POLL - total)
+            for tp, records in more.items():
+                got.setdefault(tp, []).extend(records)
+                total += len(records)
+        return got
 
     def _rewind(self, got: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]) -> None:
         """Fetch a poll's records again, on the partitions this worker still owns."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import faust
 from aiokafka.partitioner import murmur2
@@ -128,3 +129,12 @@ def table(app: faust.App, name: str, partitions: int, value_codec: str) -> faust
     t.key_serializer = "sway_utf8"  # what send_changelog writes with
     t.value_serializer = value_codec
     return t
+
+
+def reader(table: faust.types.TableT) -> Any:
+    """`table.data.get`, without Faust's sensor call per read (Table.get) and, for the memory
+    store, without the KeyError that Mapping.get raises and catches for every miss (py-spy: 6%
+    of a worker). Looked up per batch: a store may replace its dict at a rebalance."""
+    store = table.data
+    inner = getattr(store, "data", None)
+    return inner.get if isinstance(inner, dict) else store.get

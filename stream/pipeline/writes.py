@@ -4,8 +4,9 @@ Why not through Faust: `table[key] = value` and `topic.send()` each cost a trip 
 producer buffer, its sensors and its commit-time flush (py-spy: 70% of a worker's time at one
 changelog record and one update per touched user per batch). Here a batch stores its values in
 the table's store directly (`table.data`, no changelog) and produces their changelog records and
-score updates with one aiokafka producer; the agent awaits every acknowledgement before it takes
-the next record, so Faust commits the input offset only after all of it is durable. Recovery
+score updates with one aiokafka producer. A stage does not wait for their acknowledgements; every
+commit does (durability.before_commit), so Faust commits an input offset only after everything
+it caused is durable, and the stages never stall on a round trip per batch. Recovery
 reads these changelog records like Faust's own (same topic, partition, key and value codec), and
 RocksDB learns their offsets as Faust's callback would tell it.
 """
@@ -13,6 +14,7 @@ RocksDB learns their offsets as Faust's callback would tell it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +24,7 @@ from mode import Service
 
 from stream.codec import dumps
 from stream.kafka import client_options
+from stream.pipeline import durability
 from stream.pipeline.runtime import Runtime
 from stream.pipeline.topology import partition_of
 
@@ -36,6 +39,9 @@ class Output(Service):
         self.rt = self.runtime
         self.rt.output = self
         self.producer: AIOKafkaProducer | None = None
+        #: sent and not yet known acknowledged: (changelog table or None, where, records, future)
+        self.pending: list[tuple[Any, tuple[str, int], int, asyncio.Future[Any]]] = []
+        durability.before_commit(self.drain)
 
     async def on_start(self) -> None:
         self.producer = AIOKafkaProducer(
@@ -49,7 +55,19 @@ class Output(Service):
         await self.producer.start()
         self.rt.output_ready.set()
 
+    async def drain(self) -> None:
+        """Wait until the broker acknowledged everything sent so far (a send that failed raises,
+        and the commit with it); then tell RocksDB the changelog offsets, as Faust's own
+        changelog callback does."""
+        pending, self.pending = self.pending, []
+        results = await asyncio.gather(*(fut for *_, fut in pending))
+        for (table, where, count, _), meta in zip(pending, results, strict=True):
+            if table is not None and count:
+                table.data.set_persisted_offset(TP(*where), meta.offset + count - 1)
+
     async def on_stop(self) -> None:
+        with contextlib.suppress(Exception):  # stopping: what was not acknowledged is redelivered
+            await self.drain()
         self.rt.output_ready.clear()
         if self.producer is not None:
             await self.producer.stop()
@@ -62,6 +80,7 @@ class Writes:
 
     def __init__(self, rt: Runtime, partition: int) -> None:
         assert rt.output is not None and rt.output.producer is not None
+        self._output: Output = rt.output
         self._producer: AIOKafkaProducer = rt.output.producer
         self._partition = partition
         self._partitions = rt.settings.partitions
@@ -105,19 +124,12 @@ class Writes:
         self._append(topic, partition_of(key, self._partitions), key.encode(), value)
 
     async def flush(self) -> None:
-        """Send every batch, wait until the broker acknowledged them all, and tell RocksDB the
-        changelog offsets (as Faust's own changelog callback does)."""
+        """Send every batch; the next commit waits for their acknowledgements (Output.drain)."""
         batches = self._full + [(where, b, n) for where, (b, n) in self._open.items()]
         self._full, self._open = [], {}
-        sent = []
         for where, builder, count in batches:
             fut = await self._producer.send_batch(builder, where[0], partition=where[1])
-            sent.append((where, count, fut))
-        results = await asyncio.gather(*(fut for _, _, fut in sent))
-        for (where, count, _), meta in zip(sent, results, strict=True):
-            table = self._tables.get(where[0])
-            if table is not None and count:
-                table.data.set_persisted_offset(TP(*where), meta.offset + count - 1)
+            self._output.pending.append((self._tables.get(where[0]), where, count, fut))
 
 
 def register(app: Any, rt: Runtime) -> None:
