@@ -513,7 +513,7 @@ def memory_phase(opts: BenchOptions, tmp: Path) -> dict[str, Any]:
         cmd = [
             sys.executable,
             "-m",
-            "stream.bench",
+            "stream.bench.runner",
             "memory-probe",
             "--store",
             store,
@@ -867,7 +867,7 @@ def format_report(r: dict[str, Any]) -> str:
 
 
 def _probe_main(argv: list[str]) -> None:
-    ap = argparse.ArgumentParser(prog="python -m stream.bench memory-probe")
+    ap = argparse.ArgumentParser(prog="python -m stream.bench.runner memory-probe")
     ap.add_argument("--store", choices=["memory", "rocksdb"], required=True)
     ap.add_argument("--users", type=int, required=True)
     ap.add_argument("--templates", type=int, required=True)
