@@ -2,12 +2,18 @@
 here, so each engagement leaves with the actor's quality weight and score, re-keyed by target.
 
 One Faust event is one batch record of a lane (batches.py): its actors are copied once, folded
-in place and assigned back once (one changelog record per touched actor per batch), and its
-events leave as one record per target partition.
+in place and assigned back once (one changelog record per touched actor per batch). Its events
+leave for their target partitions through an outbox that gathers several input records: each
+edge poll arrives as up to one record per lane, and sending each one's events on at once made
+partitions² tiny records per poll for the score stage (under paced load it fell behind on their
+per-record cost). The outbox is sent when no input record is waiting, when it has gathered
+OUTBOX_RECORDS records or OUTBOX_MS, and before every commit (durability.before_commit).
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 
 import faust
@@ -15,17 +21,62 @@ import faust
 from stream.codec import dumps
 from stream.core import stages
 from stream.core.state import ActorState, actor_to_json
-from stream.pipeline import batches
+from stream.pipeline import batches, durability
 from stream.pipeline.runtime import Runtime
 from stream.pipeline.topology import partition_of, reader
 from stream.pipeline.writes import Writes
+
+#: The outbox is sent once it holds this many input records' events, or is this old.
+OUTBOX_RECORDS = 32
+OUTBOX_MS = 50
+
+
+class Outbox:
+    """Forwarded events (and the writes of their records) not yet sent to `sway-by-target`."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.topic = rt.topology.by_target.get_topic_name()
+        self.writes: Writes | None = None
+        self.items: list[tuple[int, Any]] = []
+        self.records = 0
+        self.since = 0.0
+        #: a commit that comes while the agent is sending waits for that send (its records are
+        #: acknowledged already) before it lets the offsets go
+        self._sending = asyncio.Lock()
+
+    def open(self, partition: int) -> Writes:
+        if self.writes is None:
+            self.writes = Writes(self.rt, partition)
+            self.since = time.monotonic()
+        self.writes.partition = partition
+        self.records += 1
+        return self.writes
+
+    def due(self, waiting: int) -> bool:
+        """Send when no input record waits, or the outbox is full or old enough."""
+        old = time.monotonic() - self.since > OUTBOX_MS / 1000
+        return waiting == 0 or self.records >= OUTBOX_RECORDS or old
+
+    async def send(self) -> None:
+        """Everything gathered leaves as one record per target partition (bounded in size)."""
+        async with self._sending:
+            writes, items = self.writes, self.items
+            self.writes, self.items, self.records = None, [], 0
+            if writes is None:
+                return
+            for partition, group in batches.by_partition(items).items():
+                for value in batches.encode(group):
+                    writes.send(self.topic, value, partition)
+            await writes.flush()  # the commit waits for their acknowledgements (writes.Output)
 
 
 def register(app: faust.App, rt: Runtime) -> None:
     topo, metrics, params = rt.topology, rt.metrics, rt.params
     actors, users, erased = topo.actors, topo.users, topo.erased
     partitions = rt.settings.partitions
-    by_target = topo.by_target.get_topic_name()
+    outbox = Outbox(rt)
+    durability.before_commit(outbox.send)  # an offset is committed only once its events left
 
     def erase(request: dict[str, Any], writes: Writes) -> tuple[int, Any]:
         """Step 1 of an erasure: forget the account as an actor, then tell the score stage."""
@@ -48,10 +99,10 @@ def register(app: faust.App, rt: Runtime) -> None:
             await rt.output_ready.wait()
             current = stream.current_event
             assert current is not None
-            writes = Writes(rt, current.message.partition)
+            writes = outbox.open(current.message.partition)
             actors_get, erased_get = reader(actors), reader(erased)
             batch = stages.ActorBatch(actors_get, reader(users), params)
-            out: list[tuple[int, Any]] = []
+            out = outbox.items
             for event in batches.decode(raw):
                 if "erase" in event:  # a control record from DELETE /users/{id}; events never carry it
                     store(batch, writes)  # what came before it stays
@@ -66,10 +117,8 @@ def register(app: faust.App, rt: Runtime) -> None:
                     continue
                 out.append((partition_of(stages.target_of(forwarded), partitions), forwarded))
             store(batch, writes)
-            for partition, group in batches.by_partition(out).items():
-                for value in batches.encode(group):
-                    writes.send(by_target, value, partition)
-            await writes.flush()  # the commit of this record's offset waits for their acks
+            if outbox.due(stream.channel.queue.qsize()):
+                await outbox.send()
 
 
 def encode_actor(state: ActorState) -> bytes:
