@@ -69,6 +69,19 @@ async def ensure_topics(
         await admin.close()
 
 
+def ordered_producer(settings: Settings, linger_ms: int) -> AIOKafkaProducer:
+    """A worker's producer for pipeline records: acknowledged by every replica, and idempotent,
+    so order per partition survives retries (what core/redelivery.py relies on)."""
+    return AIOKafkaProducer(
+        **client_options(settings),
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=linger_ms,
+        max_batch_size=1024 * 1024,
+        max_request_size=2 * 1024 * 1024,
+    )
+
+
 def make_producer(settings: Settings) -> AIOKafkaProducer:
     return AIOKafkaProducer(
         **client_options(settings),

@@ -24,7 +24,7 @@ from mode import Service
 
 from stream.codec import dumps
 from stream.events.validate import Rejected, validate_event
-from stream.kafka import client_options, ensure_topics
+from stream.kafka import client_options, ensure_topics, ordered_producer
 from stream.pipeline import batches
 from stream.pipeline.metrics import reason_kind
 from stream.pipeline.runtime import Runtime
@@ -79,18 +79,10 @@ class Edge(Service):
     async def on_start(self) -> None:
         settings = self.rt.settings
         await ensure_topics(settings, [self.source, self.dlq])
-        options = client_options(settings)
-        self.producer = AIOKafkaProducer(
-            **options,
-            acks="all",
-            enable_idempotence=True,  # order per partition survives retries (redelivery.py)
-            linger_ms=5,
-            max_batch_size=1024 * 1024,
-            max_request_size=2 * 1024 * 1024,
-        )
+        self.producer = ordered_producer(settings, linger_ms=5)
         self.consumer = AIOKafkaConsumer(
             self.source,
-            **options,
+            **client_options(settings),
             group_id=self.group,
             enable_auto_commit=False,
             auto_offset_reset="earliest",

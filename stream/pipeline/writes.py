@@ -23,7 +23,7 @@ from faust.types import TP
 from mode import Service
 
 from stream.codec import dumps
-from stream.kafka import client_options
+from stream.kafka import ordered_producer
 from stream.pipeline import durability
 from stream.pipeline.runtime import Runtime
 from stream.pipeline.topology import partition_of
@@ -44,14 +44,7 @@ class Output(Service):
         durability.before_commit(self.drain)
 
     async def on_start(self) -> None:
-        self.producer = AIOKafkaProducer(
-            **client_options(self.rt.settings),
-            acks="all",
-            enable_idempotence=True,  # order per partition survives retries (redelivery.py)
-            linger_ms=2,
-            max_batch_size=1024 * 1024,
-            max_request_size=2 * 1024 * 1024,
-        )
+        self.producer = ordered_producer(self.rt.settings, linger_ms=2)
         await self.producer.start()
         self.rt.output_ready.set()
 
