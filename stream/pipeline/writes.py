@@ -75,7 +75,9 @@ class Writes:
         assert rt.output is not None and rt.output.producer is not None
         self._output: Output = rt.output
         self._producer: AIOKafkaProducer = rt.output.producer
-        self._partition = partition
+        #: the partition of the record being folded: where its table writes belong (an outbox
+        #: that gathers several input records moves it along, enrich.Outbox)
+        self.partition = partition
         self._partitions = rt.settings.partitions
         self._open: dict[tuple[str, int], list[Any]] = {}  # (topic, partition) -> [builder, count]
         self._full: list[tuple[tuple[str, int], Any, int]] = []
@@ -97,7 +99,7 @@ class Writes:
         table.data[key] = value
         topic = table.changelog_topic.get_topic_name()
         self._tables[topic] = table
-        self._append(topic, self._partition, key.encode(), encode(value))
+        self._append(topic, self.partition, key.encode(), encode(value))
 
     def delete(self, table: Any, key: str) -> None:
         """del table[key], with its tombstone produced here (in order with the writes)."""
@@ -105,7 +107,7 @@ class Writes:
             del table.data[key]
         topic = table.changelog_topic.get_topic_name()
         self._tables[topic] = table
-        self._append(topic, self._partition, key.encode(), None)
+        self._append(topic, self.partition, key.encode(), None)
 
     def send(self, topic: str, value: bytes, partition: int) -> None:
         """A batch record for the next stage."""
