@@ -54,11 +54,6 @@ class TargetBatch:
     def __bool__(self) -> bool:
         return bool(self._touched)
 
-    def working(self, user_id: str) -> UserState | None:
-        """The state of a user as this batch has it so far (None if untouched and unknown)."""
-        touched = self._touched.get(user_id)
-        return touched.state if touched is not None else self._lookup(user_id)
-
     def add(self, event: dict[str, Any], now: int) -> str:
         """Fold one enriched event at stream time `now`: "applied", "duplicate" or "self"."""
         period = now // self._params.settle_ms

@@ -7,7 +7,7 @@ from typing import Any
 from faust.serializers import codecs
 
 from stream.codec import dumps, loads
-from stream.core.state import actor_from_json, actor_to_json, from_json, to_json
+from stream.core.state import ActorState, UserState, actor_from_json, actor_to_json, from_json, to_json
 
 
 class Utf8(codecs.Codec):
@@ -20,9 +20,19 @@ class Utf8(codecs.Codec):
         return s.decode()
 
 
+def encode_user(state: UserState) -> bytes:
+    """A users-table value as its changelog holds it (Faust's codec and writes.py share it)."""
+    return dumps(to_json(state))
+
+
+def encode_actor(state: ActorState) -> bytes:
+    """An actors-table value as its changelog holds it."""
+    return dumps(actor_to_json(state))
+
+
 class UserStateCodec(codecs.Codec):
     def _dumps(self, obj: Any) -> bytes:
-        return dumps(to_json(obj))
+        return encode_user(obj)
 
     def _loads(self, s: bytes) -> Any:
         return from_json(loads(s))
@@ -30,7 +40,7 @@ class UserStateCodec(codecs.Codec):
 
 class ActorStateCodec(codecs.Codec):
     def _dumps(self, obj: Any) -> bytes:
-        return dumps(actor_to_json(obj))
+        return encode_actor(obj)
 
     def _loads(self, s: bytes) -> Any:
         return actor_from_json(loads(s))

@@ -20,8 +20,8 @@ import faust
 
 from stream.codec import dumps
 from stream.core import stages
-from stream.core.state import ActorState, actor_to_json
 from stream.pipeline import batches, durability
+from stream.pipeline.codecs import encode_actor
 from stream.pipeline.runtime import Runtime
 from stream.pipeline.topology import partition_of, reader
 from stream.pipeline.writes import Writes
@@ -119,7 +119,3 @@ def register(app: faust.App, rt: Runtime) -> None:
             store(batch, writes)
             if outbox.due(stream.channel.queue.qsize()):
                 await outbox.send()
-
-
-def encode_actor(state: ActorState) -> bytes:
-    return dumps(actor_to_json(state))

@@ -14,8 +14,9 @@ import faust
 
 from stream.codec import dumps
 from stream.core import history, model, stages
-from stream.core.state import UserState, to_json
+from stream.core.state import UserState
 from stream.pipeline import batches
+from stream.pipeline.codecs import encode_user
 from stream.pipeline.runtime import Runtime
 from stream.pipeline.topology import partition_of, reader
 from stream.pipeline.writes import Writes
@@ -53,10 +54,6 @@ def last_action(rt: Runtime, user_id: str) -> int | None:
 def with_activity(state: UserState, rt: Runtime) -> UserState:
     seen = last_action(rt, state.user_id)
     return history.touch(state, seen) if seen is not None else state
-
-
-def encode_user(state: UserState) -> bytes:
-    return dumps(to_json(state))
 
 
 def publish(rt: Runtime, writes: Writes, scored: stages.Scored, cause: str, now: int) -> None:
