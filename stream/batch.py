@@ -55,7 +55,7 @@ class BatchRun:
         self._fold(segment, params, min_delta)
 
     def _fold(self, events: list[dict[str, Any]], params: Params, min_delta: float) -> None:
-        enrich = stages.ActorBatch(self.actors.get, self.users.get, params)
+        enrich = stages.ActorBatch(self.actors.get, self.users.get, params, owned=True)
         forwarded = []
         for event in events:
             out = enrich.add(event)
@@ -64,7 +64,7 @@ class BatchRun:
             else:
                 forwarded.append(out)
         self.actors.update(enrich.touched)
-        score = stages.TargetBatch(self.users.get, self._last_action, params, min_delta)
+        score = stages.TargetBatch(self.users.get, self._last_action, params, min_delta, owned=True)
         now = self.now
         for out in forwarded:
             now = max(now, out["ts"])

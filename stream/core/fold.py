@@ -42,8 +42,14 @@ class _Touched:
 class TargetBatch:
     """Fold events into their targets; `close()` returns one Scored per touched user."""
 
-    def __init__(self, lookup: Lookup, last_action: LastAction, params: Params, min_delta: float) -> None:
+    def __init__(
+        self, lookup: Lookup, last_action: LastAction, params: Params, min_delta: float, owned: bool = False
+    ) -> None:
+        """`owned`: the states `lookup` returns are the caller's to change (a stage's table, the
+        batch reference's dict), so they are folded in place instead of copied. Nothing reads a
+        state while a (synchronous) fold runs, so readers see what an assignment would show."""
         self._lookup = lookup
+        self._owned = owned
         self._last_action = last_action
         self._params = params
         self._min_delta = min_delta
@@ -64,7 +70,11 @@ class TargetBatch:
         touched = self._touched.get(user_id)
         if touched is None:
             known = self._lookup(user_id)
-            touched = _Touched(known.copy() if known is not None else UserState(user_id))
+            if known is None:
+                known = UserState(user_id)
+            elif not self._owned:
+                known = known.copy()
+            touched = _Touched(known)
             self._touched[user_id] = touched
         state = touched.state
         path = redelivery.path_of(event, lane=True)

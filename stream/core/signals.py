@@ -78,15 +78,19 @@ def rebase(state: UserState, t: int, params: Params) -> None:
 
 def add(state: UserState, e: Engagement, params: Params) -> str:
     """Fold one engagement (or the user's own post) into `state`: "applied" or "self"."""
-    rebase(state, e.ts, params)
-    if too_old(e.ts, state.landmark, params.half_life_ms):
+    ts, half_life = e.ts, params.half_life_ms
+    if state.events == 0 or needs_rebase(ts, state.landmark, half_life):
+        rebase(state, ts, params)
+    if too_old(ts, state.landmark, half_life):
         return "applied"  # decayed to nothing already
     if e.type != "post" and e.actor_id == state.user_id:
         state.discounts["self"] = state.discounts.get("self", 0) + 1
         return "self"
-    g = growth(e.ts, state.landmark, params.half_life_ms)
-    state.as_of = max(state.as_of, e.ts)
-    state.last_active = max(state.last_active, e.ts)
+    g = growth(ts, state.landmark, half_life)
+    if ts > state.as_of:
+        state.as_of = ts
+    if ts > state.last_active:
+        state.last_active = ts
     state.events += 1
     if e.type == "post":
         for topic in e.topics:
@@ -103,55 +107,81 @@ _NO_TOPIC = TopicStat(0.0)
 
 
 def _engage(state: UserState, e: Engagement, g: float, params: Params) -> None:
-    prior = state.engagers.get(e.actor_id)
-    n_before = prior.times / g if prior else 0.0
-    reach_before = prior.reach / g if prior else 0.0
+    actor, etype, quality = e.actor_id, e.type, e.quality
+    engagers = state.engagers
+    prior = engagers.get(actor)
+    if prior is None:
+        n_before = reach_before = old_w = old_a = old_n = old_times = 0.0
+        last_ts, keep = e.ts, 1.0
+    else:
+        n_before, reach_before = prior.times / g, prior.reach / g
+        old_w, old_a, old_n, old_times = prior.weight, prior.amp, prior.net, prior.times
+        last_ts = e.ts if e.ts > prior.last_ts else prior.last_ts
+        keep = integrity.kept_share(prior, quality)
     dim = integrity.diminishing(n_before)
-    tone = integrity.sentiment_factor(e.sentiment, params) if e.type in TONED else 1.0
-    weight = params.type_weights.get(e.type, 1.0) * params.network_weight(e.network) * e.quality * tone * dim
+    tone = integrity.sentiment_factor(e.sentiment, params) if etype in TONED else 1.0
+    weight = params.type_weights.get(etype, 1.0) * params.network_weight(e.network) * quality * tone * dim
     # an engager's share of reach: their best engagement so far, but never more than their latest
     # quality (a bot keeps full weight only until it is recognised); hostile tone counts squared
-    reach_target = e.quality * REACH_CAP.get(e.type, 1.0) * min(1.0, tone) ** 2
-    reach_gain = min(max(reach_before, reach_target), e.quality) - reach_before
-    amp_add = weight * g if e.type in AMPLIFYING else 0.0
+    reach_target = quality * REACH_CAP.get(etype, 1.0) * min(1.0, tone) ** 2
+    reach_gain = min(max(reach_before, reach_target), quality) - reach_before
+    wg = weight * g
+    amp_add = wg if etype in AMPLIFYING else 0.0
     net_add = weight * (e.actor_score / 100.0) * g
-    keep = integrity.kept_share(prior, e.quality)
-    old_w, old_a, old_n = (prior.weight, prior.amp, prior.net) if prior else (0.0, 0.0, 0.0)
     stat = EngagerStat(
-        reach=(reach_before + reach_gain) * g,
-        times=(prior.times if prior else 0.0) + g,
-        weight=old_w * keep + weight * g,
-        last_ts=max(e.ts, prior.last_ts if prior else e.ts),
-        amp=old_a * keep + amp_add,
-        net=old_n * keep + net_add,
-        quality=min(prior.quality, e.quality) if prior else e.quality,
+        (reach_before + reach_gain) * g,
+        old_times + g,
+        old_w * keep + wg,
+        last_ts,
+        old_a * keep + amp_add,
+        old_n * keep + net_add,
+        quality if prior is None or quality < prior.quality else prior.quality,
     )
-    cut_w, cut_a, cut_n = old_w * (1 - keep), old_a * (1 - keep), old_n * (1 - keep)
-    if prior is not None:
+    cut = 1 - keep
+    cut_w, cut_a, cut_n = old_w * cut, old_a * cut, old_n * cut
+    suspect = params.suspect_quality
+    if prior is not None and prior.quality < suspect:
         integrity.count_suspect(state, prior, -1.0, params)
-    integrity.count_suspect(state, stat, 1.0, params)
-    state.engagers[e.actor_id] = stat
-    net_reach, net_inter = state.networks.get(e.network, (0.0, 0.0))
-    state.networks[e.network] = (net_reach + reach_gain * g, max(0.0, net_inter + weight * g - cut_w))
+    if stat.quality < suspect:
+        integrity.count_suspect(state, stat, 1.0, params)
+    engagers[actor] = stat
+    reach_add = reach_gain * g
+    networks = state.networks
+    net_reach, net_inter = networks.get(e.network, _NO_NETWORK)
+    networks[e.network] = (net_reach + reach_add, max(0.0, net_inter + wg - cut_w))
+    if e.topics:
+        _engage_topics(state, e, wg, tone, params)
+    if e.content_id is not None:
+        contents = state.contents
+        contents[e.content_id] = contents.get(e.content_id, 0.0) + wg
+        if len(contents) > params.content_track + params.content_track // 4:
+            _keep_top(contents, params.content_track)
+    if quality < 1.0 or tone < 0.5 or dim < 0.5:
+        why = integrity.discount_reason(quality, e.quality_reason, tone, dim)
+        if why is not None:
+            state.discounts[why] = state.discounts.get(why, 0) + 1
+    state.reach += reach_add
+    state.interactions = max(0.0, state.interactions + wg - cut_w)
+    state.amplifying = max(0.0, state.amplifying + amp_add - cut_a)
+    state.network = max(0.0, state.network + net_add - cut_n)
+    cap = params.max_engagers
+    if len(engagers) > cap + cap // 4:
+        _bound_engagers(state, params)
+
+
+_NO_NETWORK = (0.0, 0.0)
+
+
+def _engage_topics(state: UserState, e: Engagement, wg: float, tone: float, params: Params) -> None:
+    # only engagement that counted is evidence (bots and trolls are not)
+    engager = e.actor_id if e.quality * tone >= 0.5 else None
     for topic in e.topics:
         t_stat = state.topics.get(topic, _NO_TOPIC)
         state.topics[topic] = TopicStat(
-            t_stat.interactions + weight * g,
-            # only engagement that counted is evidence (bots and trolls are not)
-            _add_capped(t_stat.engagers, e.actor_id if e.quality * tone >= 0.5 else None, params.topic_track),
+            t_stat.interactions + wg,
+            _add_capped(t_stat.engagers, engager, params.topic_track),
             _add_capped(t_stat.contents, e.content_id, params.topic_track),
         )
-    if e.content_id is not None:
-        state.contents[e.content_id] = state.contents.get(e.content_id, 0.0) + weight * g
-        _keep_top(state.contents, params.content_track)
-    why = integrity.discount_reason(e.quality, e.quality_reason, tone, dim)
-    if why is not None:
-        state.discounts[why] = state.discounts.get(why, 0) + 1
-    state.reach += reach_gain * g
-    state.interactions = max(0.0, state.interactions + weight * g - cut_w)
-    state.amplifying = max(0.0, state.amplifying + amp_add - cut_a)
-    state.network = max(0.0, state.network + net_add - cut_n)
-    _bound_engagers(state, params)
 
 
 def _bound_engagers(state: UserState, params: Params) -> None:

@@ -24,8 +24,10 @@ ActorLookup = Callable[[str], ActorState | None]
 class ActorBatch:
     """A batch of the enrich stage: each touched actor copied once and updated in place."""
 
-    def __init__(self, actors: ActorLookup, users: Lookup, params: Params) -> None:
+    def __init__(self, actors: ActorLookup, users: Lookup, params: Params, owned: bool = False) -> None:
+        """`owned`: the actor states `actors` returns are folded in place (TargetBatch)."""
         self._actors = actors
+        self._owned = owned
         self._users = users
         self._params = params
         self.touched: dict[str, ActorState] = {}
@@ -44,7 +46,9 @@ class ActorBatch:
         current = self.touched.get(actor_id)
         if current is None:
             known = self._actors(actor_id)
-            current = known.copy() if known is not None else ActorState(actor_id)
+            if known is not None and not self._owned:
+                known = known.copy()
+            current = known if known is not None else ActorState(actor_id)
             self.touched[actor_id] = current
         path = redelivery.path_of(event, lane=False)
         if path is None or path[1] > current.src.get(path[0], -1):
