@@ -101,7 +101,7 @@ def register(app: faust.App, rt: Runtime) -> None:
             assert current is not None
             writes = outbox.open(current.message.partition)
             actors_get, erased_get = reader(actors), reader(erased)
-            batch = stages.ActorBatch(actors_get, reader(users), params)
+            batch = stages.ActorBatch(actors_get, reader(users), params, owned=True)
             out = outbox.items
             for event in batches.decode(raw):
                 if "erase" in event:  # a control record from DELETE /users/{id}; events never carry it

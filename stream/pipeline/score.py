@@ -140,7 +140,7 @@ def register(app: faust.App, rt: Runtime) -> None:
                 actor = actors_get(user_id)
                 return actor.last_action if actor is not None else None
 
-            batch = stages.TargetBatch(users_get, activity, params, min_delta)
+            batch = stages.TargetBatch(users_get, activity, params, min_delta, owned=True)
             now = clock.now()
             started: list[int] = []
             for item in batches.decode(raw):

@@ -9,6 +9,12 @@ commit does (durability.before_commit), so Faust commits an input offset only af
 it caused is durable, and the stages never stall on a round trip per batch. Recovery
 reads these changelog records like Faust's own (same topic, partition, key and value codec), and
 RocksDB learns their offsets as Faust's callback would tell it.
+
+Changelog records are coalesced until the next commit (Kafka Streams' record cache): a key
+touched by every batch of a commit interval is encoded and produced once, as its latest value.
+That is enough for recovery: a commit sends the cache before it waits for acknowledgements, so
+every committed offset's effects are in the changelog, and what a crash loses past the commit is
+redelivered and recognised (redelivery.py). Score updates are not cached: they leave per batch.
 """
 
 from __future__ import annotations
@@ -28,6 +34,9 @@ from stream.pipeline import durability
 from stream.pipeline.runtime import Runtime
 from stream.pipeline.topology import partition_of
 
+#: Changelog writes cached between commits before they are sent anyway.
+CACHE_KEYS = 20_000
+
 
 class Output(Service):
     """The worker's producer for batch outputs; started with the Faust app."""
@@ -41,6 +50,10 @@ class Output(Service):
         self.producer: AIOKafkaProducer | None = None
         #: sent and not yet known acknowledged: (changelog table or None, where, records, future)
         self.pending: list[tuple[Any, tuple[str, int], int, asyncio.Future[Any]]] = []
+        #: changelog writes not sent yet: (topic, partition) -> key -> (value or None, encode)
+        self.dirty: dict[tuple[str, int], dict[str, tuple[Any, Callable[[Any], bytes] | None]]] = {}
+        self.dirty_keys = 0
+        self.tables: dict[str, Any] = {}  # changelog topic -> table
         durability.before_commit(self.drain)
 
     async def on_start(self) -> None:
@@ -48,10 +61,35 @@ class Output(Service):
         await self.producer.start()
         self.rt.output_ready.set()
 
+    def cache(
+        self, table: Any, partition: int, key: str, value: Any, encode: Callable[[Any], bytes] | None
+    ) -> None:
+        """Remember the latest value of `key` for its changelog (None: a tombstone)."""
+        topic = table.changelog_topic.get_topic_name()
+        self.tables[topic] = table
+        keys = self.dirty.setdefault((topic, partition), {})
+        if key not in keys:
+            self.dirty_keys += 1
+        keys[key] = (value, encode)
+
+    async def send_cache(self) -> None:
+        """Produce every cached changelog write, each key once, in its latest value."""
+        dirty, self.dirty, self.dirty_keys = self.dirty, {}, 0
+        if not dirty:
+            return
+        writes = Writes(self.rt, 0)
+        for (topic, partition), keys in dirty.items():
+            writes._tables[topic] = self.tables[topic]
+            for key, (value, encode) in keys.items():
+                data = None if value is None or encode is None else encode(value)
+                writes._append(topic, partition, key.encode(), data)
+        await writes.flush()
+
     async def drain(self) -> None:
-        """Wait until the broker acknowledged everything sent so far (a send that failed raises,
-        and the commit with it); then tell RocksDB the changelog offsets, as Faust's own
-        changelog callback does."""
+        """Send the changelog cache, then wait until the broker acknowledged everything sent so
+        far (a send that failed raises, and the commit with it); then tell RocksDB the changelog
+        offsets, as Faust's own changelog callback does."""
+        await self.send_cache()
         pending, self.pending = self.pending, []
         results = await asyncio.gather(*(fut for *_, fut in pending))
         for (table, where, count, _), meta in zip(pending, results, strict=True):
@@ -95,19 +133,15 @@ class Writes:
         entry[1] += 1
 
     def store(self, table: Any, key: str, value: Any, encode: Callable[[Any], bytes]) -> None:
-        """table[key] = value, with its changelog record produced here."""
+        """table[key] = value; its changelog record waits in the cache until the next commit."""
         table.data[key] = value
-        topic = table.changelog_topic.get_topic_name()
-        self._tables[topic] = table
-        self._append(topic, self.partition, key.encode(), encode(value))
+        self._output.cache(table, self.partition, key, value, encode)
 
     def delete(self, table: Any, key: str) -> None:
-        """del table[key], with its tombstone produced here (in order with the writes)."""
+        """del table[key]; its tombstone replaces whatever the cache held for the key."""
         if key in table.data:
             del table.data[key]
-        topic = table.changelog_topic.get_topic_name()
-        self._tables[topic] = table
-        self._append(topic, self.partition, key.encode(), None)
+        self._output.cache(table, self.partition, key, None, None)
 
     def send(self, topic: str, value: bytes, partition: int) -> None:
         """A batch record for the next stage."""
@@ -119,7 +153,10 @@ class Writes:
         self._append(topic, partition_of(key, self._partitions), key.encode(), value)
 
     async def flush(self) -> None:
-        """Send every batch; the next commit waits for their acknowledgements (Output.drain)."""
+        """Send every batch; the next commit waits for their acknowledgements (Output.drain).
+        A cache grown past CACHE_KEYS between commits is sent too (bounded memory and pause)."""
+        if self._output.dirty_keys > CACHE_KEYS:
+            await self._output.send_cache()
         batches = self._full + [(where, b, n) for where, (b, n) in self._open.items()]
         self._full, self._open = [], {}
         for where, builder, count in batches:
