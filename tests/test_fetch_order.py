@@ -16,8 +16,10 @@ from collections.abc import AsyncIterator, Callable
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from faust.transport.consumer import Consumer
 from faust.types import TP as FaustTP
+from intervaltree import IntervalTree
 from mode import Service
 from mode.utils.logging import CompositeLogger
 
@@ -25,6 +27,7 @@ from stream.pipeline import fetch_order
 
 TP = FaustTP("interactions", 0)
 ORIGINAL = Consumer._drain_messages
+ORIGINAL_NEW_OFFSET = fetch_order._ORIGINAL_NEW_OFFSET
 
 
 class Scripted:
@@ -222,3 +225,79 @@ async def test_a_hand_over_cut_short_by_a_rebalance_is_handed_over_again() -> No
     c.on_hand_over = stuck_at_one
     await drain(c)
     assert c.handed == [0, 0, 1, 2]
+
+
+class Acked:
+    """Just enough of a Faust consumer for the commit rule: acknowledged offsets, gaps, the
+    committed offset (the next one to read, as Kafka keeps it)."""
+
+    def __init__(self, acked: list[int], committed: int | None, started: int | None = None) -> None:
+        self.app = SimpleNamespace(topics=SimpleNamespace(acks_enabled_for=lambda topic: True))
+        self._acked: dict[Any, list[int]] = defaultdict(list, {TP: list(acked)})
+        self._acked_index: dict[Any, set[int]] = defaultdict(set, {TP: set(acked)})
+        self._gap: dict[Any, IntervalTree] = defaultdict(IntervalTree)
+        self._committed_offset: dict[Any, int | None] = defaultdict(lambda: None, {TP: committed})
+        self.log = CompositeLogger(logging.getLogger("scripted-consumer"))
+        if started is not None:
+            fetch_order._started(self)[TP] = started
+
+    def commit_rule(self, rule: Any = fetch_order._new_offset) -> int | None:
+        return rule(self, TP)  # type: ignore[no-any-return]
+
+
+def test_a_commit_covers_the_run_of_processed_records_from_the_committed_offset() -> None:
+    c = Acked([1, 2, 3, 5], committed=1)
+    assert c.commit_rule() == 4
+    assert c._acked[TP] == [5]  # waits for 4
+    assert fetch_order._reseek(c) == {}
+
+
+def test_a_record_missing_at_the_head_is_never_committed_past_and_is_read_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for committed, started in ((1, None), (None, 0)):  # after a commit; before a partition's first
+        c = Acked([2, 3, 4], committed=committed, started=started)
+        assert c.commit_rule() is None
+        assert fetch_order._reseek(c) == {}  # an acknowledgement may still be on its way
+        monkeypatch.setattr(fetch_order, "HEAD_PATIENCE_S", 0.0)
+        assert c.commit_rule() is None
+        head = committed if committed is not None else started
+        assert fetch_order._reseek(c) == {TP: head}  # the fetch loop seeks back there
+        monkeypatch.undo()
+
+
+def test_a_head_that_arrives_in_time_is_committed_without_reading_again() -> None:
+    c = Acked([2, 3], committed=1)
+    assert c.commit_rule() is None
+    c._acked[TP].append(1)
+    assert c.commit_rule() == 4
+    assert fetch_order._reseek(c) == {} and fetch_order._missing(c) == {}
+
+
+def test_faust_s_own_rule_skips_one_missing_record_and_sticks_behind_two() -> None:
+    """Why the rule is replaced: with 1 committed (next to read), Faust commits past a lone
+    missing record 1, and never commits again when 1 and 2 are missing."""
+    assert Acked([2, 3, 4], committed=1).commit_rule(ORIGINAL_NEW_OFFSET) == 5
+    assert Acked([3, 4], committed=1).commit_rule(ORIGINAL_NEW_OFFSET) is None
+    assert Acked([1, 2, 3], committed=None).commit_rule(ORIGINAL_NEW_OFFSET) == 4  # 0 skipped
+
+
+def test_offsets_with_no_record_count_as_processed() -> None:
+    c = Acked([4, 5], committed=1)
+    c._gap[TP].addi(1, 4)  # 1..3: transaction markers or records deleted by retention
+    assert c.commit_rule() == 6
+
+
+def test_records_processed_again_below_the_commit_are_let_go() -> None:
+    c = Acked([0, 1, 3, 4], committed=3)
+    assert c.commit_rule() == 5
+    assert c._acked[TP] == [] and c._acked_index[TP] == set()
+
+
+async def test_the_fetch_loop_reads_a_missing_head_again() -> None:
+    c = Scripted(list(range(6)), batch=3)
+    c.position, c._read_offset[TP] = 4, 3
+    fetch_order._expected(c)[TP] = 4
+    fetch_order._reseek(c)[TP] = 1  # what the commit rule asks for
+    await drain(c)
+    assert c.handed == [1, 2, 3, 4, 5]

@@ -294,7 +294,7 @@ class Workers:
                 port,
                 SWAY_STORE=opts.store,
                 SWAY_DECAY_SWEEP_INTERVAL=opts.sweep_interval,
-                SWAY_LOG_LEVEL="warn",
+                SWAY_LOG_LEVEL=os.environ.get("SWAY_BENCH_LOG_LEVEL", "warn"),
             )
             env["SWAY_PARTITIONS"] = str(opts.partitions)
             self.procs.append(WorkerProcess(env, port, tmp / f"worker-{i}.log"))

@@ -21,6 +21,15 @@ is sought back to the expected offset, so the next fetch starts there. A jump th
 repeats is real (records deleted by retention) and goes through as Faust would. Changelog
 partitions, read by recovery, keep Faust's behaviour.
 
+Commits follow the same rule (`_new_offset`): an offset is committed only at the end of the run of
+acknowledged offsets that starts where the partition's reading started (its committed offset, or
+the first record handed over when it had none). Faust's own rule takes the first run wherever it
+starts, treats the committed offset as the last one processed, and skips the check when that is 0
+or unknown, so a record fetched before a rebalance and abandoned was committed past when it was
+the only one missing (lost), and left the commit stuck forever when two were (the group's lag
+never reached zero: a two-worker bench never drained). A missing head now has the partition sought
+back to it; the records after it are delivered again and recognised (redelivery.py).
+
 Limit: a platform that writes `interactions` in Kafka transactions leaves an offset for each
 transaction marker; each one costs an extra fetch here, not a lost record.
 """
@@ -29,11 +38,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from typing import Any
 
 from faust.transport.consumer import CONSUMER_FETCHING, Consumer
 
 _ORIGINAL_PERFORM_SEEK = Consumer.perform_seek
+_ORIGINAL_NEW_OFFSET = Consumer._new_offset
 _ORIGINAL_SEEK = Consumer.seek
 
 
@@ -50,15 +61,91 @@ def _sought(self: Any) -> int:
     return int(getattr(self, "_sway_seeks", 0))
 
 
+def _started(self: Any) -> dict[Any, int]:
+    """Per partition without a committed offset, the first offset handed over since its seek."""
+    started: dict[Any, int] | None = getattr(self, "_sway_started", None)
+    if started is None:
+        started = self._sway_started = {}
+    return started
+
+
+#: How long a missing head may wait for its acknowledgement before it is read again.
+HEAD_PATIENCE_S = 2.0
+
+
+def _missing(self: Any) -> dict[Any, tuple[int, float]]:
+    """Partitions whose head is missing: (head, since when)."""
+    missing: dict[Any, tuple[int, float]] | None = getattr(self, "_sway_missing", None)
+    if missing is None:
+        missing = self._sway_missing = {}
+    return missing
+
+
+def _reseek(self: Any) -> dict[Any, int]:
+    """Partitions whose head went missing: the offset the fetch loop seeks them back to."""
+    reseek: dict[Any, int] | None = getattr(self, "_sway_reseek", None)
+    if reseek is None:
+        reseek = self._sway_reseek = {}
+    return reseek
+
+
 async def _perform_seek(self: Any) -> None:
     await _ORIGINAL_PERFORM_SEEK(self)
     self._sway_seeks = _sought(self) + 1
-    expected = _expected(self)
+    expected, started = _expected(self), _started(self)
+    started.clear()
+    _reseek(self).clear()
+    _missing(self).clear()
     for tp, offset in self._read_offset.items():
         if offset is None:
             expected.pop(tp, None)  # no committed offset: the client's reset policy decides
         else:
             expected[tp] = offset
+
+
+def _new_offset(self: Any, tp: Any) -> int | None:
+    """The offset to commit on `tp`, or None: see the module's docstring."""
+    if not self.app.topics.acks_enabled_for(tp.topic):
+        return _ORIGINAL_NEW_OFFSET(self, tp)
+    head = self._committed_offset.get(tp) or _started(self).get(tp)
+    acked = self._acked[tp]
+    if head is None or not acked:
+        return None
+    # offsets with no record (acknowledged by the fetch loop as gaps) count as acknowledged
+    gaps = self._gap[tp]
+    if gaps:
+        for entry in sorted(gaps.overlap(0, max(acked) + 1), key=lambda x: x.begin):
+            acked.extend(range(entry.begin, entry.end))
+        gaps.chop(0, max(acked) + 1)
+    acked.sort()
+    index = self._acked_index[tp]
+    while acked and acked[0] < head:  # committed already (a redelivery acknowledged again)
+        index.discard(acked.pop(0))
+    if not acked:
+        return None
+    if acked[0] != head:
+        # a late acknowledgement from before a rebalance can run ahead of the head for a moment;
+        # a head still missing HEAD_PATIENCE_S later is never coming
+        missing = _missing(self)
+        first = missing.setdefault(tp, (head, time.monotonic()))
+        if first[0] != head:
+            missing[tp] = (head, time.monotonic())
+        elif time.monotonic() - first[1] >= HEAD_PATIENCE_S and _reseek(self).get(tp) != head:
+            _reseek(self)[tp] = head
+            del missing[tp]
+            self.log.warning(
+                "%s[%s]: offsets from %s were never processed (first acknowledged: %s); "
+                "reading again from %s", tp.topic, tp.partition, head, acked[0], head,
+            )  # fmt: skip
+        return None
+    _missing(self).pop(tp, None)
+    end = 1
+    while end < len(acked) and acked[end] == acked[end - 1] + 1:
+        end += 1
+    done = acked[end - 1]
+    del acked[:end]
+    index.difference_update(range(head, done + 1))
+    return done + 1
 
 
 async def _seek(self: Any, partition: Any, offset: int) -> None:
@@ -96,11 +183,20 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:  # pragma: no cover 
     acks_enabled_for = self.app.topics.acks_enabled_for
     yield_every = 100
     since_yield = 0
-    #: partition -> the expected offset a jump was skipped at, in an earlier batch
-    jumped: dict[Any, int] = {}
+    #: partition -> (the expected offset a jump was skipped at, the seek count after its seek):
+    #: only a batch fetched after that seek can show the jump is real
+    jumped: dict[Any, tuple[int, int]] = {}
     try:
+        reseek = _reseek(self)
+        started = _started(self)
         while not (consumer_should_stop() or fetcher_should_stop()):
+            for tp, offset in list(reseek.items()):
+                if tp in self.assignment():  # a missing head (_new_offset): fetch it again
+                    with contextlib.suppress(Exception):
+                        await self.seek(tp, offset)
+                reseek.pop(tp, None)
             set_flag(CONSUMER_FETCHING)
+            fetched_at = _sought(self)
             batch = getmany(timeout=1.0)
             skipping: set[Any] = set()
             await self.sleep(0)
@@ -126,14 +222,16 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:  # pragma: no cover 
                         if offset < want:
                             continue  # already read at this position
                         if offset > want:
-                            if jumped.get(tp) != want:
-                                jumped[tp] = want
+                            seen = jumped.get(tp)
+                            if seen is None or seen[0] != want or fetched_at < seen[1]:
                                 skipping.add(tp)
                                 _left(self, message, f"expected offset {want} first")
-                                if tp in self.assignment():  # fetch from there, whatever moved us
-                                    with contextlib.suppress(Exception):
-                                        await self.seek(tp, want)
-                                continue
+                                if seen is None or seen[0] != want:
+                                    if tp in self.assignment():  # fetch from there, whatever moved us
+                                        with contextlib.suppress(Exception):
+                                            await self.seek(tp, want)
+                                    jumped[tp] = (want, _sought(self))
+                                continue  # a batch fetched before that seek proves nothing
                             # one missing offset is what a transaction marker leaves: no alarm
                             say = self.log.info if offset - want == 1 else self.log.warning
                             say(
@@ -160,6 +258,8 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:  # pragma: no cover 
                         break
                     handing.result()
                     if _sought(self) == seeks:  # else the seek's position stands
+                        if ordered and want is None and tp not in started:
+                            started[tp] = offset  # no committed offset: reading starts here
                         read_offsets[tp] = offset
                         expected[tp] = offset + 1
                         jumped.pop(tp, None)
@@ -185,4 +285,5 @@ def install() -> None:
     """Idempotent; applies to every Faust app in this process."""
     Consumer._drain_messages = _drain_messages  # type: ignore[method-assign]
     Consumer.perform_seek = _perform_seek  # type: ignore[method-assign]
+    Consumer._new_offset = _new_offset  # type: ignore[method-assign]
     Consumer.seek = _seek  # type: ignore[method-assign]
