@@ -176,10 +176,19 @@ class Output(Service):
         offsets, as Faust's own changelog callback does."""
         self.send_cache()
         await self.settle()
-        pending, self.pending = self.pending, []
-        results = await asyncio.gather(*(fut for *_, fut in pending))
-        for (table, where, count, _), meta in zip(pending, results, strict=True):
-            if table is not None and count:
+        # Every batch this drain must see acknowledged is in `pending` now. Another drain may run
+        # meanwhile (a commit and a rebalance's flush): an entry leaves `pending` only once it is
+        # acknowledged, so neither can let the other's offsets go before their records are
+        # durable (taking the list away at the start let a concurrent commit pass unacked ones).
+        mine = list(self.pending)
+        results = await asyncio.gather(*(fut for *_, fut in mine))
+        done = {id(entry) for entry in mine}
+        kept = [entry for entry in self.pending if id(entry) not in done]
+        ours = {id(entry) for entry in self.pending} & done  # not already let go by another
+        self.pending = kept
+        for entry, meta in zip(mine, results, strict=True):
+            table, where, count, _ = entry
+            if id(entry) in ours and table is not None and count:
                 table.data.set_persisted_offset(TP(*where), meta.offset + count - 1)
 
     async def on_stop(self) -> None:
