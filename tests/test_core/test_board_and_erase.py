@@ -124,8 +124,10 @@ def test_forgetting_an_engager_leaves_what_the_others_gave(
         fr, fi = forgotten.networks[network]
         got = (at_now(forgotten, fr), at_now(forgotten, fi))
         assert got == pytest.approx((at_now(without_x, r), at_now(without_x, i)), rel=1e-9, abs=1e-9)
+    # the published score is rounded to 0.01: signals equal to 1e-9 (checked above) can still
+    # land on either side of a rounding boundary (Hypothesis found 12.645 -> 12.64 vs 12.65)
     expected = model.score(without_x, now, DEFAULT).score
-    assert model.score(forgotten, now, DEFAULT).score == pytest.approx(expected)
+    assert model.score(forgotten, now, DEFAULT).score == pytest.approx(expected, abs=0.01 + 1e-9)
 
 
 def test_an_erased_engager_disappears_from_explain_and_the_score_drops() -> None:
