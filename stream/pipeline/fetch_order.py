@@ -48,12 +48,18 @@ _ORIGINAL_NEW_OFFSET = Consumer._new_offset
 _ORIGINAL_SEEK = Consumer.seek
 
 
+def _kept(self: Any, name: str) -> dict[Any, Any]:
+    """A per-partition dict Sway keeps on the consumer, made on first use."""
+    found: dict[Any, Any] | None = getattr(self, name, None)
+    if found is None:
+        found = {}
+        setattr(self, name, found)
+    return found
+
+
 def _expected(self: Any) -> dict[Any, int]:
     """Per partition, the offset the next record handed over must have (absent: unknown)."""
-    expected: dict[Any, int] | None = getattr(self, "_sway_expected", None)
-    if expected is None:
-        expected = self._sway_expected = {}
-    return expected
+    return _kept(self, "_sway_expected")
 
 
 def _sought(self: Any) -> int:
@@ -63,10 +69,7 @@ def _sought(self: Any) -> int:
 
 def _started(self: Any) -> dict[Any, int]:
     """Per partition without a committed offset, the first offset handed over since its seek."""
-    started: dict[Any, int] | None = getattr(self, "_sway_started", None)
-    if started is None:
-        started = self._sway_started = {}
-    return started
+    return _kept(self, "_sway_started")
 
 
 #: How long a missing head may wait for its acknowledgement before it is read again.
@@ -75,18 +78,12 @@ HEAD_PATIENCE_S = 2.0
 
 def _missing(self: Any) -> dict[Any, tuple[int, float]]:
     """Partitions whose head is missing: (head, since when)."""
-    missing: dict[Any, tuple[int, float]] | None = getattr(self, "_sway_missing", None)
-    if missing is None:
-        missing = self._sway_missing = {}
-    return missing
+    return _kept(self, "_sway_missing")
 
 
 def _reseek(self: Any) -> dict[Any, int]:
     """Partitions whose head went missing: the offset the fetch loop seeks them back to."""
-    reseek: dict[Any, int] | None = getattr(self, "_sway_reseek", None)
-    if reseek is None:
-        reseek = self._sway_reseek = {}
-    return reseek
+    return _kept(self, "_sway_reseek")
 
 
 async def _perform_seek(self: Any) -> None:
