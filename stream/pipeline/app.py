@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import ssl
 import time
-from typing import Any
 
 import faust
 from faust.transport.producer import ProducerBuffer
@@ -65,36 +64,12 @@ FAUST_TUNING: dict[str, int | float] = {
 #: (default 100; faust-streaming #173): a batch writes one changelog record and one score update
 #: per touched user, hundreds at a time.
 PRODUCER_BUFFER_MESSAGES = 10_000
-#: How long the broker may hold a fetch of Faust's consumer for data (faust-streaming hard-codes
-#: 1,500 ms). aiokafka keeps one fetch in flight per broker, for the partitions with nothing
-#: buffered: a fetch sent while the busy partitions still had records buffered covered only
-#: quiet ones (changelogs, standbys), the broker held it the whole wait, and the busy partitions
-#: could not be fetched again until it returned. Paced load waited seconds per hop for that.
-FETCH_MAX_WAIT_MS = 10
-
-
-def _short_fetch_wait() -> None:
-    """Faust's worker consumer, with FETCH_MAX_WAIT_MS (idempotent)."""
-    from faust.transport.drivers import aiokafka as driver
-
-    create = driver.AIOKafkaConsumerThread._create_worker_consumer
-    if getattr(create, "_sway", False):
-        return
-
-    def patched(self: Any, transport: Any) -> Any:
-        consumer = create(self, transport)
-        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS  # read when the consumer starts
-        return consumer
-
-    patched._sway = True  # type: ignore[attr-defined]
-    driver.AIOKafkaConsumerThread._create_worker_consumer = patched  # type: ignore[method-assign]
 
 
 def create_app(settings: Settings | None = None) -> tuple[faust.App, Runtime]:
     settings = settings or load_settings()
     codecs.register()
     durability.install()  # table writes sent before their offsets commit
-    _short_fetch_wait()
     fetch_order.install()  # input records handed over in order, once per fetch position
     ProducerBuffer.max_messages = PRODUCER_BUFFER_MESSAGES
     datadir = settings.data_dir / "worker" / settings.app_id
