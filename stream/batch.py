@@ -64,7 +64,9 @@ class BatchRun:
             else:
                 forwarded.append(out)
         self.actors.update(enrich.touched)
-        score = stages.TargetBatch(self.users.get, self._last_action, params, min_delta, owned=True)
+        score = stages.TargetBatch(
+            self.users.get, self._last_action, params, min_delta, owned=True, details=False
+        )
         now = self.now
         for out in forwarded:
             now = max(now, out["ts"])

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from stream.core.dedup import remember
+from stream.core.dedup import compacted, remember
 from stream.core.params import DAY_MS, HOUR_MS, Params
 from stream.core.state import ActorState, UserState
 
@@ -28,7 +28,9 @@ def observe(actor: ActorState, event: dict[str, Any], params: Params) -> bool:
     if event_id in actor.seen:
         return False
     ts: int = event["ts"]
-    remember(actor.seen, event_id, ts, params.dedup_horizon_ms, params.max_seen_ids)
+    actor.dropped += remember(actor.seen, event_id, ts, params.dedup_horizon_ms, params.max_seen_ids)
+    if compacted(actor.seen, actor.dropped):
+        actor.seen, actor.dropped = dict(actor.seen), 0
     day, hour = ts // DAY_MS, ts // HOUR_MS
     if day > actor.day:  # tumbling day buckets: the current one and the one before
         actor.today, actor.yesterday = 1, (actor.today if day == actor.day + 1 else 0)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from stream.core import history, redelivery, scoring, signals
 from stream.core.params import Params
@@ -21,9 +21,10 @@ Lookup = Callable[[str], UserState | None]
 LastAction = Callable[[str], int | None]
 
 
-@dataclass(frozen=True, slots=True)
-class Scored:
-    """What the score stage does with a user: the state to store, and whether to emit."""
+class Scored(NamedTuple):
+    """What the score stage does with a user: the state to store, and whether to emit.
+
+    `result` is None for a user left unscored, and for every user of a fold without details."""
 
     state: UserState
     result: scoring.Score | None
@@ -36,23 +37,33 @@ class _Touched:
     state: UserState  # the working copy
     last: signals.Engagement | None = None  # the latest engagement applied (for explain)
     applied: int = 0  # engagements applied since the last record
-    result: scoring.Score | None = None  # the latest score recorded in this batch
+    result: scoring.Score | None = None  # the latest score recorded in this batch (details)
+    value: float | None = None  # ... and its value
 
 
 class TargetBatch:
     """Fold events into their targets; `close()` returns one Scored per touched user."""
 
     def __init__(
-        self, lookup: Lookup, last_action: LastAction, params: Params, min_delta: float, owned: bool = False
+        self,
+        lookup: Lookup,
+        last_action: LastAction,
+        params: Params,
+        min_delta: float,
+        owned: bool = False,
+        details: bool = True,
     ) -> None:
         """`owned`: the states `lookup` returns are the caller's to change (a stage's table, the
         batch reference's dict), so they are folded in place instead of copied. Nothing reads a
-        state while a (synchronous) fold runs, so readers see what an assignment would show."""
+        state while a (synchronous) fold runs, so readers see what an assignment would show.
+        `details`: each Scored carries the full breakdown (what the stream publishes); without
+        it only the value is computed, which is all a state remembers (the batch reference)."""
         self._lookup = lookup
         self._owned = owned
         self._last_action = last_action
         self._params = params
         self._min_delta = min_delta
+        self._details = details
         self._touched: dict[str, _Touched] = {}
         self._period: int | None = None
         self._now = 0
@@ -99,12 +110,16 @@ class TargetBatch:
         seen = self._last_action(user_id)  # capped: enrich may have read ahead of this batch
         if seen is not None and min(seen, self._now) > state.last_active:
             state.last_active = min(seen, self._now)
-        result = scoring.score(state, self._now, self._params)
+        if self._details:
+            result = scoring.score(state, self._now, self._params)
+            value = result.score
+        else:
+            result, value = None, scoring.total(state, self._now, self._params)
         reason = None
         if touched.last is not None:
             reason = history.describe(touched.last, touched.applied - 1)
-        history.record(state, result, self._now, reason, self._params)
-        touched.result, touched.applied, touched.last = result, 0, None
+        history.record(state, value, self._now, reason, self._params)
+        touched.result, touched.value, touched.applied, touched.last = result, value, 0, None
 
     def close(self) -> list[Scored]:
         """Score and record every touched user once; the batch is empty afterwards."""
@@ -113,14 +128,14 @@ class TargetBatch:
             state = touched.state
             if touched.applied:
                 self._score(user_id, touched)
-            result = touched.result
-            if result is None:  # only self-interactions or duplicates: stored, not scored
+            value = touched.value
+            if value is None:  # only self-interactions or duplicates: stored, not scored
                 out.append(Scored(state, None, "unchanged", False))
                 continue
-            emit = state.emitted == 0.0 or abs(result.score - state.emitted) >= self._min_delta
+            emit = state.emitted == 0.0 or abs(value - state.emitted) >= self._min_delta
             if emit:
-                state.emitted = result.score
-            out.append(Scored(state, result, "applied", emit))
+                state.emitted = value
+            out.append(Scored(state, touched.result, "applied", emit))
         self._touched.clear()
         self._period = None
         return out

@@ -4,28 +4,38 @@ read, and why it moved (explain)."""
 from __future__ import annotations
 
 from stream.core.params import DAY_MS, TONED, Params
-from stream.core.scoring import Score
 from stream.core.signals import Engagement
 from stream.core.state import Reason, UserState
 
 
-def record(state: UserState, result: Score, now: int, reason: str | None, params: Params) -> UserState:
-    """Remember the score in `state` (in place, returned): the daily history point and why it
+def record(state: UserState, score: float, now: int, reason: str | None, params: Params) -> UserState:
+    """Remember `score` in `state` (in place, returned): the daily history point and why it
     moved. Called once per touched user per batch, and at every settling period's turn."""
     hour = now // params.settle_ms  # the settling period (named `hour` in the state: it was one)
     settled = state.settled if hour == state.hour else state.score
-    day = now // DAY_MS
-    history = [p for p in state.history if p[0] != day and p[0] > day - params.history_days]
-    history.append((day, result.score))
-    history.sort()
-    delta = round(result.score - state.score, 2)
+    state.history = _with_point(state.history, now // DAY_MS, score, params.history_days)
+    delta = round(score - state.score, 2)
     if reason is not None and delta != 0:
         state.reasons = (*state.reasons, Reason(now, delta, reason))[-params.reasons_kept :]
-    state.score = result.score
-    state.history = tuple(history)
+    state.score = score
     state.hour = max(hour, state.hour)
     state.settled = settled
     return state
+
+
+def _with_point(
+    history: tuple[tuple[int, float], ...], day: int, score: float, days: int
+) -> tuple[tuple[int, float], ...]:
+    """The daily history with `day`'s point set to `score`, the points older than `days` gone.
+    Days are kept sorted and unique, so the usual case (today, or a new day) needs no sort."""
+    if history and history[-1][0] <= day and history[0][0] > day - days:
+        if history[-1][0] == day:
+            return (*history[:-1], (day, score))
+        return (*history, (day, score))
+    points = [p for p in history if p[0] != day and p[0] > day - days]
+    points.append((day, score))
+    points.sort()
+    return tuple(points)
 
 
 def settled_score(state: UserState, at: int, params: Params) -> float:

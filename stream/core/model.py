@@ -71,7 +71,7 @@ def apply(state: UserState, e: Engagement, params: Params) -> Outcome:
 
 def record(state: UserState, result: Score, now: int, reason: str | None, params: Params) -> UserState:
     """A copy of `state` that remembers `result` (history.record, without changing `state`)."""
-    return history.record(state.copy(), result, now, reason, params)
+    return history.record(state.copy(), result.score, now, reason, params)
 
 
 def forget(state: UserState, engager_id: str, params: Params = DEFAULT) -> UserState | None:

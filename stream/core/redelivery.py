@@ -24,7 +24,7 @@ def path_of(event: dict[str, Any], lane: bool) -> tuple[str, int] | None:
     """(path, origin offset) of an event, parsed once: the score stage's path (`lane`: origin
     partition and lane) or the enrich stage's (origin partition). None: no origin known."""
     src = event.get("src")
-    if not isinstance(src, list | tuple) or len(src) != 2:
+    if not isinstance(src, (list, tuple)) or len(src) != 2:
         return None
     if not lane:
         return str(int(src[0])), int(src[1])

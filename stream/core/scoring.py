@@ -34,7 +34,14 @@ def curve(x: float, x0: float, ref: float) -> float:
     """0 at 0, 100 at ref, logarithmic in between: each point costs more near the top."""
     if x <= 0:
         return 0.0
-    return min(100.0, 100.0 * math.log1p(x / x0) / math.log1p(ref / x0))
+    top = _TOPS.get((x0, ref))
+    if top is None:
+        top = _TOPS[(x0, ref)] = math.log1p(ref / x0)
+    return min(100.0, 100.0 * math.log1p(x / x0) / top)
+
+
+#: log1p(ref / x0) per curve: the same float every time, computed once
+_TOPS: dict[tuple[float, float], float] = {}
 
 
 def effective_time(state: UserState, now: int, params: Params) -> int:
@@ -82,21 +89,21 @@ def topic_score(state: UserState, topic: str, k: float, params: Params) -> float
     return round(curve(stat.interactions * k, params.reach_x0, params.reach_ref), 2)
 
 
-def score(state: UserState, now: int, params: Params) -> Score:
-    """The score of a user at stream time `now` (grace applied); pure."""
+def _components(state: UserState, now: int, params: Params) -> tuple[int, float, list[float]]:
+    """(read time, decay factor, [reach, interactions, amplifying, network, posts] as read)."""
     at = effective_time(state, now, params)
     k = shrink(at, state.landmark, params.half_life_ms)
-    reach_x = state.reach * k
-    inter_x = state.interactions * k
-    amp_x = state.amplifying * k
-    net_x = state.network * k
-    posts_x = state.posts * k
+    x = [state.reach * k, state.interactions * k, state.amplifying * k, state.network * k, state.posts * k]
     bought = bought_audience(state, params)
     if bought is not None:  # an audience made mostly of suspected accounts counts for nothing
-        reach_x = max(0.0, reach_x - bought[1] * k)
-        inter_x = max(0.0, inter_x - bought[2] * k)
-        amp_x = max(0.0, amp_x - bought[3] * k)
-        net_x = max(0.0, net_x - bought[4] * k)
+        for i in range(4):
+            x[i] = max(0.0, x[i] - bought[i + 1] * k)
+    return at, k, x
+
+
+def _curves(x: list[float], params: Params) -> tuple[float, float, float, float]:
+    """(reach, amplification, network, the unrounded total) from the signals as read."""
+    reach_x, inter_x, amp_x, net_x, posts_x = x
     amp_rate = (amp_x + 0.1 * (inter_x - amp_x)) / (posts_x + params.prior_posts)
     reach = curve(reach_x, params.reach_x0, params.reach_ref)
     amplification = curve(amp_rate, params.amplification_x0, params.amplification_ref)
@@ -104,6 +111,18 @@ def score(state: UserState, now: int, params: Params) -> Score:
     total = 1.0 + 0.99 * (
         params.w_reach * reach + params.w_amplification * amplification + params.w_network * network
     )
+    return reach, amplification, network, total
+
+
+def total(state: UserState, now: int, params: Params) -> float:
+    """`score(state, now, params).score` without the breakdown: what a fold records."""
+    return round(min(100.0, max(1.0, _curves(_components(state, now, params)[2], params)[3])), 2)
+
+
+def score(state: UserState, now: int, params: Params) -> Score:
+    """The score of a user at stream time `now` (grace applied); pure."""
+    at, k, x = _components(state, now, params)
+    reach, amplification, network, total = _curves(x, params)
     networks = {n: network_score(state, n, k, params) for n in state.networks}
     topics: list[dict[str, Any]] = [
         {"topic": t, "score": round(curve(s.interactions * k, params.reach_x0, params.reach_ref), 2)}
@@ -112,19 +131,19 @@ def score(state: UserState, now: int, params: Params) -> Score:
     ]
     topics.sort(key=lambda t: -float(t["score"]))
     return Score(
-        user_id=state.user_id,
-        score=round(min(100.0, max(1.0, total)), 2),
-        reach=round(reach, 2),
-        amplification=round(amplification, 2),
-        network=round(network, 2),
-        signals={
-            "engagers": round(reach_x, 3),
-            "interactions": round(inter_x, 3),
-            "posts": round(posts_x, 3),
-            "amplifying": round(amp_x, 3),
-            "network": round(net_x, 3),
+        state.user_id,
+        round(min(100.0, max(1.0, total)), 2),
+        round(reach, 2),
+        round(amplification, 2),
+        round(network, 2),
+        {
+            "engagers": round(x[0], 3),
+            "interactions": round(x[1], 3),
+            "posts": round(x[4], 3),
+            "amplifying": round(x[2], 3),
+            "network": round(x[3], 3),
         },
-        networks=dict(sorted(networks.items(), key=lambda kv: -kv[1])),
-        topics=topics[:10],
-        at=at,
+        networks if len(networks) < 2 else dict(sorted(networks.items(), key=lambda kv: -kv[1])),
+        topics[:10],
+        at,
     )

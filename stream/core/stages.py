@@ -105,7 +105,7 @@ def decay_user(
     result = scoring.score(current, now, params)
     if abs(result.score - current.emitted) < min_delta:
         return Scored(state, result, "unchanged", False)
-    new = history.record(current.copy(), result, now, None, params)
+    new = history.record(current.copy(), result.score, now, None, params)
     new.emitted = result.score
     return Scored(new, result, "applied", True)
 
@@ -124,7 +124,7 @@ def forget_engager(
     if last_action is not None:
         forgotten.last_active = max(forgotten.last_active, last_action)
     result = scoring.score(forgotten, now, params)
-    new = history.record(forgotten, result, now, ERASED_REASON, params)
+    new = history.record(forgotten, result.score, now, ERASED_REASON, params)
     emit = state.emitted != 0.0 and abs(result.score - new.emitted) >= min_delta
     if emit:
         new.emitted = result.score

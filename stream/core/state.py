@@ -197,6 +197,9 @@ class ActorState:
     this_hour: int = 0
     #: Highest `interactions` offset applied per partition (see redelivery.py).
     src: dict[str, int] = field(default_factory=dict)
+    #: Ids forgotten from the front of `seen` since it was last copied (dedup.compacted); not
+    #: stored: a decoded or copied map is compact.
+    dropped: int = field(default=0, compare=False)
 
     def copy(self) -> ActorState:
         """The once-per-batch copy a fold mutates."""
