@@ -6,7 +6,7 @@ SWAY   := $(VENV)/bin/sway
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install system-deps dev test test-unit test-integration test-reliability lint broker-start broker-stop lock clean
+.PHONY: install compile system-deps dev test test-unit test-integration test-reliability lint broker-start broker-stop lock clean
 
 install: $(STAMP)  ## .venv with the sway CLI and pinned dependencies
 
@@ -17,6 +17,14 @@ $(STAMP): pyproject.toml requirements.lock
 	$(PY) -m pip install -q --no-deps -e .
 	touch $(STAMP)
 
+CORE_BUILD := build/mypyc/STAMP
+
+compile: $(CORE_BUILD)  ## the scoring core compiled by mypyc (about 1.5x faster; SWAY_PURE_CORE=1 runs the sources)
+
+$(CORE_BUILD): $(STAMP) $(wildcard stream/core/*.py) scripts/compile_core.py
+	$(PY) -c "import setuptools" 2>/dev/null || $(PY) -m pip install -q setuptools
+	$(PY) scripts/compile_core.py
+
 system-deps:  ## Debian packages the tests use (prometheus, promtool, chromium + its driver); a no-op when present
 	@if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null \
 	    || ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
@@ -25,19 +33,19 @@ system-deps:  ## Debian packages the tests use (prometheus, promtool, chromium +
 	    prometheus chromium chromium-driver; \
 	fi
 
-dev: install  ## broker + worker + simulated traffic + the live dashboard (Ctrl-C stops it all)
+dev: install compile  ## broker + worker + simulated traffic + the live dashboard (Ctrl-C stops it all)
 	$(SWAY) dev
 
-test: install system-deps  ## everything: unit tests and integration tests against a real local broker
+test: install compile system-deps  ## everything: unit tests and integration tests against a real local broker
 	$(SWAY) broker start
 	$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	  if [ -n "$$CI" ]; then $(SWAY) broker stop; fi; exit $$rc
 
-test-reliability: install system-deps  ## the FULL reliability set: >=5 SIGKILLs, 100k fuzzed records, ...
+test-reliability: install compile system-deps  ## the FULL reliability set: >=5 SIGKILLs, 100k fuzzed records, ...
 	$(SWAY) broker start
 	SWAY_RELIABILITY=full $(PY) -m pytest tests/reliability -m reliability --timeout 3600 $(PYTEST_ARGS)
 
-test-unit: install system-deps
+test-unit: install compile system-deps
 	$(PY) -m pytest -m "not integration" $(PYTEST_ARGS)
 
 lint: install
@@ -56,4 +64,4 @@ lock:  ## re-resolve requirements.lock from pyproject.toml (then commit it)
 	/tmp/sway-lock/bin/pip freeze --exclude sway > requirements.lock
 
 clean:
-	rm -rf $(VENV) .run .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .run build .pytest_cache .mypy_cache .ruff_cache

@@ -339,7 +339,7 @@ def test_image_copies_what_sway_needs_at_run_time() -> None:
     """stream/events/validate.py reads schemas/ beside the package: the image must keep that layout."""
     text = dockerfile()
     assert re.search(r"^FROM python:3\.12-slim$", text, re.M)
-    copied = re.findall(r"^COPY (\S+(?: \S+)*) \S+$", text, re.M)
+    copied = re.findall(r"^COPY (?!--from)(\S+(?: \S+)*) \S+$", text, re.M)
     sources = {s for line in copied for s in line.split()}
     assert {"requirements.lock", "schemas", "stream", "pyproject.toml"} <= sources
     for source in sources:
@@ -348,6 +348,9 @@ def test_image_copies_what_sway_needs_at_run_time() -> None:
     assert re.search(r"pip install --no-deps -e \.", text)
     assert re.search(r"^EXPOSE 6066$", text, re.M)
     assert Settings.model_fields["web_port"].default == 6066
+    # the compiled core, built in its own stage from the same sources, sits where it is looked for
+    assert "RUN python scripts/compile_core.py" in text
+    assert re.search(r"^COPY --from=core /app/build/mypyc \./build/mypyc$", text, re.M)
     ignore = (DEPLOY / "Dockerfile.dockerignore").read_text().splitlines()
     for source in sources:
         assert f"!{source}" in ignore or f"!{source}/" in ignore, f"{source} is excluded from the context"

@@ -690,7 +690,10 @@ def machine() -> dict[str, Any]:
     with contextlib.suppress(OSError):
         mem = int(Path("/proc/meminfo").read_text().split()[1]) // 1024
     load = os.getloadavg()
+    import stream.core
+
     return {
+        "core": stream.core.IMPLEMENTATION,
         "cpus": os.cpu_count(),
         "cpu": cpu,
         "mem_mib": mem,
@@ -815,8 +818,8 @@ def format_report(r: dict[str, Any]) -> str:
     p = r["parameters"]
     lines = [
         f"sway bench — {p['events']:,} events ({p['source']}), {p['workers']} worker(s), "
-        f"{p['partitions']} partitions, {p['store']} store; machine: {r['machine']['cpus']} CPUs, "
-        f"{r['machine']['cpu']}",
+        f"{p['partitions']} partitions, {p['store']} store, {r['machine'].get('core', '?')} core; "
+        f"machine: {r['machine']['cpus']} CPUs, {r['machine']['cpu']}",
         "",
         f"{'measure':<38} {'result':>14}   target",
     ]

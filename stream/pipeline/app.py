@@ -3,12 +3,14 @@ import, tests can build their own)."""
 
 from __future__ import annotations
 
+import logging
 import ssl
 import time
 
 import faust
 from faust.transport.producer import ProducerBuffer
 
+from stream import core
 from stream.clock import PartitionClocks
 from stream.pipeline import codecs, durability, edge, enrich, fetch_order, observe, score, sweep, web, writes
 from stream.pipeline.backpressure import ScoreBacklog
@@ -68,6 +70,7 @@ PRODUCER_BUFFER_MESSAGES = 10_000
 
 def create_app(settings: Settings | None = None) -> tuple[faust.App, Runtime]:
     settings = settings or load_settings()
+    logging.getLogger(__name__).info("scoring core: %s", core.IMPLEMENTATION)
     codecs.register()
     durability.install()  # table writes sent before their offsets commit
     fetch_order.install()  # input records handed over in order, once per fetch position
