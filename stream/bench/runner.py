@@ -359,7 +359,8 @@ async def pipeline_phase(
                 "--pid",
                 str(workers.procs[0].proc.pid),
                 "--rate",
-                "200",
+                "100",
+                "--nonblocking",  # pausing the worker per sample halved its throughput here
                 "--format",
                 "raw",
                 "-o",

@@ -48,6 +48,7 @@ class Metrics:
             ["cause"],
             registry=r,
         )
+        self._latency_children: tuple[Histogram, Histogram] | None = None
         self.latency = Histogram(
             "sway_event_to_score_seconds",
             "From event to its score update: clock=processing from reading it at ingest, "
@@ -78,8 +79,13 @@ class Metrics:
         )
 
     def observe_latency(self, processing_ms: int, event_ms: int) -> None:
-        self.latency.labels("processing").observe(max(0, processing_ms) / 1000)
-        self.latency.labels("event").observe(max(0, event_ms) / 1000)
+        """Called for every scored event: the labelled children are looked up once."""
+        children = self._latency_children
+        if children is None:
+            children = (self.latency.labels("processing"), self.latency.labels("event"))
+            self._latency_children = children
+        children[0].observe(max(0, processing_ms) / 1000)
+        children[1].observe(max(0, event_ms) / 1000)
 
 
 def reason_kind(reason: str) -> str:
