@@ -67,17 +67,34 @@ class Scripted:
         self.gaps: list[tuple[int, int]] = []
         self.on_commit: Callable[[], None] = lambda: None
         self.on_hand_over: Callable[[int], Any] = lambda offset: None
+        #: offsets a fetch moves past without handing them over, once (Faust drops the records
+        #: of a partition that is not active when they arrive)
+        self.dropped: set[int] = set()
+        #: empty fetches (10 ms each) before the loop is stopped
+        self.idle_rounds = 0
 
     def assignment(self) -> set[Any]:
         return {TP}
+
+    def _get_active_partitions(self) -> set[Any]:
+        return {TP}
+
+    def highwater(self, tp: Any) -> int:
+        return max(self.log_offsets) + 1
 
     async def getmany(self, timeout: float) -> AsyncIterator[tuple[Any, Any]]:
         await self.can_resume.wait()  # Faust waits for the flow before fetching
         fetched = [o for o in self.log_offsets if o >= self.position][: self.batch]
         if not fetched:
-            self._stopped.set()
+            self.idle_rounds -= 1
+            if self.idle_rounds < 0:
+                self._stopped.set()
+            await asyncio.sleep(0.01)
             return
         self.position = fetched[-1] + 1
+        if self.dropped & set(fetched):
+            fetched = [o for o in fetched if o not in self.dropped]
+            self.dropped.clear()
         generation = self.app.consumer_generation_id
         for offset in fetched:
             if not self.flow_active or self.app.consumer_generation_id != generation:
@@ -225,6 +242,39 @@ async def test_a_hand_over_cut_short_by_a_rebalance_is_handed_over_again() -> No
     c.on_hand_over = stuck_at_one
     await drain(c)
     assert c.handed == [0, 0, 1, 2]
+
+
+async def test_records_dropped_at_the_end_of_a_burst_are_read_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The last records of a partition fetched but never handed over (Faust drops what arrives
+    for a partition that is not active), and nothing after them to show the jump: the loop sees
+    the partition holding records it never got, and reads them again."""
+    monkeypatch.setattr(fetch_order, "STALL_PATIENCE_S", 0.05)
+    c = Scripted(list(range(8)), batch=5)
+    c._read_offset[TP] = 0
+    fetch_order._expected(c)[TP] = 0
+    c.dropped = {5, 6, 7}
+    c.idle_rounds = 30
+    await drain(c)
+    assert c.handed == list(range(8))
+
+
+async def test_a_partition_with_nothing_missing_is_not_read_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fetch_order, "STALL_PATIENCE_S", 0.0)
+    c = Scripted(list(range(8)), batch=5)
+    c._read_offset[TP] = 0
+    fetch_order._expected(c)[TP] = 0
+    c.idle_rounds = 10
+    seeks: list[int] = []
+    original = c._seek
+
+    async def seek(tp: Any, offset: int) -> None:
+        seeks.append(offset)
+        await original(tp, offset)
+
+    c._seek = seek  # type: ignore[method-assign]
+    await drain(c)
+    assert c.handed == list(range(8))
+    assert seeks == []
 
 
 class Acked:

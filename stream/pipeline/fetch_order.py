@@ -86,6 +86,50 @@ def _reseek(self: Any) -> dict[Any, int]:
     return _kept(self, "_sway_reseek")
 
 
+#: Fetch rounds in a row, and seconds, that an active input partition may hold records from its
+#: next expected offset on without handing any over before it is read again from that offset.
+STALL_ROUNDS = 3
+STALL_PATIENCE_S = 2.0
+
+
+def _quiet(self: Any) -> dict[Any, tuple[int, float]]:
+    """Per partition with records waiting: (fetch rounds with none handed over, since when)."""
+    return _kept(self, "_sway_quiet")
+
+
+def _stalled(self: Any, handed: set[Any], now: float) -> list[tuple[Any, int]]:
+    """After a fetch round: the input partitions whose records stopped coming, and where to read
+    them again from.
+
+    Why: Faust drops records fetched for a partition that is not active at that moment (paused
+    by recovery, or a stream buffer that was full), and aiokafka's position has moved past them.
+    A later record shows the jump (and the loop seeks back), but when none comes (the last
+    records of a burst, the end of a replay) nothing would ever fetch them again. A restarted
+    worker in tests/reliability/test_crash.py sat 10 minutes that way, its group's lag stuck."""
+    quiet = _quiet(self)
+    out: list[tuple[Any, int]] = []
+    active = self._get_active_partitions()
+    for tp, want in _expected(self).items():
+        if tp in handed or tp not in active or not self.app.topics.acks_enabled_for(tp.topic):
+            quiet.pop(tp, None)
+            continue
+        try:
+            high = self.highwater(tp)
+        except Exception:  # noqa: BLE001 - not assigned any more: nothing to wait for
+            high = None
+        if high is None or high <= want:
+            quiet.pop(tp, None)
+            continue
+        rounds, since = quiet.get(tp, (0, now))
+        rounds += 1
+        if rounds >= STALL_ROUNDS and now - since >= STALL_PATIENCE_S:
+            out.append((tp, want))
+            quiet.pop(tp, None)
+        else:
+            quiet[tp] = (rounds, since)
+    return out
+
+
 async def _perform_seek(self: Any) -> None:
     await _ORIGINAL_PERFORM_SEEK(self)
     self._sway_seeks = _sought(self) + 1
@@ -93,6 +137,7 @@ async def _perform_seek(self: Any) -> None:
     started.clear()
     _reseek(self).clear()
     _missing(self).clear()
+    _quiet(self).clear()
     for tp, offset in self._read_offset.items():
         if offset is None:
             expected.pop(tp, None)  # no committed offset: the client's reset policy decides
@@ -149,6 +194,7 @@ async def _seek(self: Any, partition: Any, offset: int) -> None:
     await _ORIGINAL_SEEK(self, partition, offset)
     self._sway_seeks = _sought(self) + 1
     _expected(self)[partition] = offset
+    _quiet(self).pop(partition, None)
 
 
 def _current(self: Any, message: Any) -> bool:
@@ -196,6 +242,7 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:  # pragma: no cover 
             fetched_at = _sought(self)
             batch = getmany(timeout=1.0)
             skipping: set[Any] = set()
+            handed: set[Any] = set()
             await self.sleep(0)
             if not self.should_stop:
                 async for tp, message in batch:
@@ -260,6 +307,13 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:  # pragma: no cover 
                         read_offsets[tp] = offset
                         expected[tp] = offset + 1
                         jumped.pop(tp, None)
+                        handed.add(tp)
+                for tp, offset in _stalled(self, handed, time.monotonic()):
+                    self.log.warning(
+                        "%s[%s]: records from %s are waiting and none came for %.0fs; reading again "
+                        "from %s", tp.topic, tp.partition, offset, STALL_PATIENCE_S, offset,
+                    )  # fmt: skip
+                    reseek[tp] = offset
             unset_flag(CONSUMER_FETCHING)
     except self.consumer_stopped_errors:
         if self.transport.app.should_stop:
