@@ -114,10 +114,7 @@ class LocalBroker:
                     "transaction.state.log.min.isr=1",
                     "share.coordinator.state.topic.replication.factor=1",
                     "share.coordinator.state.topic.min.isr=1",
-                    # Kafka's default: a new group waits for the workers starting with it, so two
-                    # workers started together form one generation instead of a rebalance after
-                    # the first one started scoring (a 5.5 s quiet gap on `scores` at 500 k)
-                    "group.initial.rebalance.delay.ms=3000",
+                    "group.initial.rebalance.delay.ms=0",
                     "auto.create.topics.enable=true",
                     "log.retention.hours=168",
                     "log.segment.bytes=67108864",
