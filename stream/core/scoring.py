@@ -114,9 +114,14 @@ def _curves(x: list[float], params: Params) -> tuple[float, float, float, float]
     return reach, amplification, network, total
 
 
+def _final(total: float) -> float:
+    """The published score: the weighted total within 1..100, to two decimals."""
+    return round(min(100.0, max(1.0, total)), 2)
+
+
 def total(state: UserState, now: int, params: Params) -> float:
     """`score(state, now, params).score` without the breakdown: what a fold records."""
-    return round(min(100.0, max(1.0, _curves(_components(state, now, params)[2], params)[3])), 2)
+    return _final(_curves(_components(state, now, params)[2], params)[3])
 
 
 def score(state: UserState, now: int, params: Params) -> Score:
@@ -132,7 +137,7 @@ def score(state: UserState, now: int, params: Params) -> Score:
     topics.sort(key=lambda t: -float(t["score"]))
     return Score(
         state.user_id,
-        round(min(100.0, max(1.0, total)), 2),
+        _final(total),
         round(reach, 2),
         round(amplification, 2),
         round(network, 2),

@@ -13,6 +13,7 @@ from faust.transport.producer import ProducerBuffer
 
 from stream import core
 from stream.clock import PartitionClocks
+from stream.kafka import FETCH_MAX_WAIT_MS
 from stream.pipeline import codecs, durability, edge, enrich, fetch_order, observe, score, sweep, web, writes
 from stream.pipeline.backpressure import ScoreBacklog
 from stream.pipeline.feed import ScoreFeed
@@ -68,16 +69,6 @@ FAUST_TUNING: dict[str, int | float] = {
 #: per touched user, hundreds at a time.
 PRODUCER_BUFFER_MESSAGES = 10_000
 
-
-#: How long the broker may hold a fetch of Faust's consumer for data (faust-streaming hard-codes
-#: 1,500 ms). aiokafka keeps one fetch in flight per broker, for the partitions with nothing
-#: buffered: a fetch sent while the busy partitions still had records buffered covered only
-#: quiet ones (changelogs, the assignor's topic), the broker held it the whole wait, and the busy
-#: partitions could not be fetched again until it returned. At 2,000 events/s paced, 100 ms took
-#: event->score from p50 760 / p99 1,631 ms to 396 / 978 ms (docs/performance.md). Shorter
-#: waits made a latent stall frequent (records Faust dropped and nothing fetched again), which
-#: fetch_order._stalled now recovers from.
-FETCH_MAX_WAIT_MS = 100
 
 
 def _short_fetch_wait() -> None:

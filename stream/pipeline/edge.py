@@ -24,7 +24,7 @@ from mode import Service
 
 from stream.codec import dumps
 from stream.events.validate import Rejected, validate_event
-from stream.kafka import client_options, ensure_topics, ordered_producer
+from stream.kafka import FETCH_MAX_WAIT_MS, client_options, ensure_topics, ordered_producer
 from stream.pipeline import batches
 from stream.pipeline.metrics import reason_kind
 from stream.pipeline.runtime import Runtime
@@ -39,10 +39,6 @@ POLL_MS = 50
 #: poll costs each later stage a record per partition, so at low rates polls of a few records
 #: (getmany answers as soon as anything is there) cost far more than the events in them.
 LINGER_MS = 20
-#: How long the broker may hold a fetch (aiokafka's default is 500 ms; see app.FETCH_MAX_WAIT_MS).
-FETCH_MAX_WAIT_MS = 100
-#: How long the broker may hold a fetch (aiokafka's default is 500 ms; see app.FETCH_MAX_WAIT_MS).
-FETCH_MAX_WAIT_MS = 100
 #: After a failed produce, wait this long before fetching the same records again.
 RETRY_S = 1.0
 
@@ -93,7 +89,7 @@ class Edge(Service):
             max_poll_records=MAX_POLL,
             max_partition_fetch_bytes=4 * 1024 * 1024,
             # one fetch in flight per broker: a fetch for the partitions with nothing buffered
-            # may be held this long while the others wait (app.FETCH_MAX_WAIT_MS)
+            # may be held this long while the others wait (kafka.FETCH_MAX_WAIT_MS)
             fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
         )
         await self.producer.start()
