@@ -387,26 +387,3 @@ async def test_the_fetch_loop_reads_a_missing_head_again() -> None:
     fetch_order._reseek(c)[TP] = 1  # what the commit rule asks for
     await drain(c)
     assert c.handed == [1, 2, 3, 4, 5]
-
-
-async def test_a_partition_never_committed_is_read_from_its_first_record() -> None:
-    """No committed offset yet (its last worker was killed before a first commit) and Faust drops
-    the first records fetched: reading starts at the log's first record all the same, and no
-    commit covers less. Taking the first record handed over as the start lost 0 and 1 for good
-    (the crash test: five engagements never scored)."""
-    c = Scripted(list(range(10)), batch=5)
-
-    async def never_committed() -> dict[Any, int | None]:
-        c.position = 0  # the reset policy: earliest
-        return {TP: None}
-
-    c.seek_to_committed = never_committed  # type: ignore[method-assign]
-    await c.perform_seek()
-    assert fetch_order._expected(c)[TP] == 0
-    c.dropped = {0, 1}
-    await drain(c)
-    assert c.handed == list(range(10))
-    c._acked = defaultdict(list, {TP: list(range(2, 10))})  # type: ignore[attr-defined]
-    c._acked_index = defaultdict(set)  # type: ignore[attr-defined]
-    c._gap = defaultdict(IntervalTree)  # type: ignore[attr-defined]
-    assert fetch_order._new_offset(c, TP) is None  # the head is 0, not the first handed over

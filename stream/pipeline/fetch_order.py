@@ -140,30 +140,11 @@ async def _perform_seek(self: Any) -> None:
     _reseek(self).clear()
     _missing(self).clear()
     _quiet(self).clear()
-    fresh = []
     for tp, offset in self._read_offset.items():
         if offset is None:
-            expected.pop(tp, None)
-            if self.app.topics.acks_enabled_for(tp.topic):
-                fresh.append(tp)
+            expected.pop(tp, None)  # no committed offset: the client's reset policy decides
         else:
             expected[tp] = offset
-    if fresh:
-        # No committed offset: reading starts at the log's first record (the app resets to the
-        # earliest offset), and commits cover only the run from there (_new_offset). Taking the
-        # first record handed over instead lost the records before it whenever Faust dropped
-        # them (a partition paused while recovery ran): a worker SIGKILLed before its first
-        # commit on a partition had its successor skip that partition's first records (the
-        # crash test: five engagements of two users, all in by-target[1]@0..3, never scored).
-        try:
-            starts = await self.earliest_offsets(*fresh)
-        except Exception:  # noqa: BLE001 - the first record handed over, as before
-            starts = {}
-        for tp in fresh:
-            start = starts.get(tp)
-            if start is not None and start >= 0:
-                expected[tp] = start
-                started[tp] = start
 
 
 def _new_offset(self: Any, tp: Any) -> int | None:
@@ -307,7 +288,7 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:  # pragma: no cover 
                     ordered = acks_enabled_for(message.topic)
                     want = expected.get(tp)
                     gap: tuple[int, int] | None = None  # offsets with no record, to acknowledge
-                    if ordered and want is not None:
+                    if ordered and want is not None and read_offsets[tp] is not None:
                         if offset < want:
                             continue  # already read at this position
                         if offset > want:
