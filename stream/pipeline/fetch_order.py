@@ -255,6 +255,14 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:  # pragma: no cover 
     #: fetches after a seek that repeated it): only a batch fetched after that seek can show the
     #: jump is real, and only when the log no longer holds the record (_deleted)
     jumped: dict[Any, tuple[int, int, int]] = {}
+
+    async def back_to(tp: Any, want: int, repeats: int) -> None:
+        """Have the next fetch of `tp` start at `want`, and remember the jump and that seek."""
+        if tp in self.assignment():  # fetch from there, whatever moved us
+            with contextlib.suppress(Exception):
+                await self.seek(tp, want)
+        jumped[tp] = (want, _sought(self), repeats)
+
     try:
         reseek = _reseek(self)
         started = _started(self)
@@ -297,20 +305,14 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:  # pragma: no cover 
                                 skipping.add(tp)
                                 _left(self, message, f"expected offset {want} first")
                                 if seen is None or seen[0] != want:
-                                    if tp in self.assignment():  # fetch from there, whatever moved us
-                                        with contextlib.suppress(Exception):
-                                            await self.seek(tp, want)
-                                    jumped[tp] = (want, _sought(self), 0)
+                                    await back_to(tp, want, 0)
                                 continue  # a batch fetched before that seek proves nothing
                             if not await _deleted(self, tp, want, seen[2] + 1):
                                 # a fetch after the seek repeated the jump, yet the record is
                                 # there: Faust dropped it again (a partition paused meanwhile)
                                 skipping.add(tp)
                                 _left(self, message, f"expected offset {want} first, again")
-                                if tp in self.assignment():
-                                    with contextlib.suppress(Exception):
-                                        await self.seek(tp, want)
-                                jumped[tp] = (want, _sought(self), seen[2] + 1)
+                                await back_to(tp, want, seen[2] + 1)
                                 continue
                             self.log.warning(
                                 "%s[%s]: no records at offsets %s..%s; going on at %s",
