@@ -79,6 +79,7 @@ def worker(web_port: int | None) -> None:
     """Run a Sway worker (edge, enrich, score, sweep, HTTP API)."""
     import faust
 
+    from stream import gc_tuning
     from stream.kafka import ensure_topics
     from stream.pipeline.app import create_app
     from stream.pipeline.topology import topic_configs
@@ -88,6 +89,7 @@ def worker(web_port: int | None) -> None:
     configs = topic_configs(settings)
     asyncio.run(ensure_topics(settings, configs, configs=configs))
     app, _ = create_app(settings)
+    gc_tuning.tune()
     faust.Worker(app, loglevel=settings.log_level, quiet=True).execute_from_commandline()
 
 
@@ -343,10 +345,12 @@ def dev(rate: float, users: int, n_workers: int, keep_broker: bool) -> None:
 )
 def rescore(file: Path, fmt: str, limit: int | None, top_n: int, out: Path | None) -> None:
     """Batch reference: the same core over a file, no Kafka (compare with the stream)."""
+    from stream import gc_tuning
     from stream.batch import rescore as run_batch
     from stream.pipeline.score import update_message
     from stream.producers.replay import records
 
+    gc_tuning.tune()
     settings = load_settings()
     params = settings.model_params()
     began = time.monotonic()
