@@ -16,16 +16,13 @@ from aiokafka.errors import TopicAlreadyExistsError
 
 from stream.settings import Settings
 
-#: How long the broker may hold a fetch of a worker's consumers: Faust's (faust-streaming
-#: hard-codes 1,500 ms) and the edge's (aiokafka's default is 500 ms). aiokafka keeps one fetch
-#: in flight per broker, for the partitions with nothing buffered: a fetch sent while the busy
-#: partitions still had records buffered covered only quiet ones (changelogs, the assignor's
-#: topic), the broker held it the whole wait, and the busy partitions could not be fetched again
-#: until it returned. At 2,000 events/s paced, 100 ms took event->score from p50 760 / p99
-#: 1,631 ms to 396 / 978 ms (docs/performance.md). Shorter waits made a latent stall frequent
-#: (records Faust dropped and nothing fetched again), which fetch_order._stalled now recovers
-#: from.
-FETCH_MAX_WAIT_MS = 100
+#: How long the broker may hold a fetch of a worker's consumers (the edge's, the hops', and
+#: Faust's, which reads the changelogs; faust-streaming hard-codes 1,500 ms, aiokafka's default is
+#: 500 ms). aiokafka keeps one fetch in flight per broker, for the partitions with nothing
+#: buffered: a fetch sent while the busy partitions still had records buffered covers only quiet
+#: ones, the broker holds it the whole wait, and the busy partitions cannot be fetched again
+#: until it returns, so every hop can add this wait to event->score latency.
+FETCH_MAX_WAIT_MS = 20
 
 
 def client_options(settings: Settings) -> dict[str, Any]:

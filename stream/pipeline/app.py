@@ -14,8 +14,19 @@ from faust.transport.producer import ProducerBuffer
 from stream import core
 from stream.clock import PartitionClocks
 from stream.kafka import FETCH_MAX_WAIT_MS
-from stream.pipeline import codecs, durability, edge, enrich, fetch_order, observe, score, sweep, web, writes
-from stream.pipeline.backpressure import ScoreBacklog
+from stream.pipeline import (
+    codecs,
+    durability,
+    edge,
+    enrich,
+    faust_reads,
+    hops,
+    observe,
+    score,
+    sweep,
+    web,
+    writes,
+)
 from stream.pipeline.feed import ScoreFeed
 from stream.pipeline.metrics import Metrics
 from stream.pipeline.runtime import Runtime
@@ -94,7 +105,7 @@ def create_app(settings: Settings | None = None) -> tuple[faust.App, Runtime]:
     codecs.register()
     durability.install()  # table writes sent before their offsets commit
     _short_fetch_wait()
-    fetch_order.install()  # input records handed over in order, once per fetch position
+    faust_reads.install()  # Faust reads the changelogs; hops.py the internal topics
     ProducerBuffer.max_messages = PRODUCER_BUFFER_MESSAGES
     datadir = settings.data_dir / "worker" / settings.app_id
     datadir.parent.mkdir(parents=True, exist_ok=True)
@@ -117,6 +128,7 @@ def create_app(settings: Settings | None = None) -> tuple[faust.App, Runtime]:
         **FAUST_TUNING,
     )
     topology = declare(app, settings)
+    faust_reads.read_elsewhere(topology.by_actor.get_topic_name(), topology.by_target.get_topic_name())
     if settings.store == "rocksdb":
         for table in (topology.users, topology.actors):
             table.options = dict(ROCKSDB_OPTIONS)  # read when the store opens, on first use
@@ -126,9 +138,8 @@ def create_app(settings: Settings | None = None) -> tuple[faust.App, Runtime]:
         clocks=PartitionClocks(time.time, max_future_ms=int(settings.max_future * 1000)),
         topology=topology,
         metrics=Metrics(),
-        backlog=ScoreBacklog(app, topology),
     )
-    for stage in (writes, edge, enrich, score, sweep):
+    for stage in (writes, edge, enrich, score, sweep, hops):
         stage.register(app, rt)
     readiness = observe.register(app, rt)
     feed = ScoreFeed(settings)

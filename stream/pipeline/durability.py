@@ -53,6 +53,11 @@ async def _flush(self: Any) -> None:
         self.message_sent.clear()
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self.message_sent.wait(), timeout=0.1)
+    await before_commit_hooks()
+
+
+async def before_commit_hooks() -> None:
+    """Await every hook, in the order they were registered (the hops' commits call it too)."""
     for hook in list(_BEFORE_COMMIT):
         await hook()
 

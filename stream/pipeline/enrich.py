@@ -13,6 +13,7 @@ OUTBOX_RECORDS records or OUTBOX_MS, and before every commit (durability.before_
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import Any
 
@@ -25,6 +26,8 @@ from stream.pipeline.codecs import encode_actor
 from stream.pipeline.runtime import Runtime
 from stream.pipeline.topology import partition_of, reader
 from stream.pipeline.writes import Writes
+
+log = logging.getLogger(__name__)
 
 #: The outbox is sent once it holds this many input records' events, or is this old.
 OUTBOX_RECORDS = 32
@@ -91,31 +94,39 @@ def register(app: faust.App, rt: Runtime) -> None:
             writes.store(actors, actor_id, state, encode_actor)  # once per touched actor
         batch.touched.clear()
 
-    @app.agent(topo.by_actor, name="sway.enrich")
-    async def enrich(stream: faust.StreamT[bytes]) -> None:
-        async for raw in stream:
-            if await rt.backlog.wait(stream.channel.queue):  # score stage close behind (backpressure.py)
-                metrics.enrich_waits.inc()
-            await rt.output_ready.wait()
-            current = stream.current_event
-            assert current is not None
-            writes = outbox.open(current.message.partition)
-            actors_get, erased_get = reader(actors), reader(erased)
-            batch = stages.ActorBatch(actors_get, reader(users), params, owned=True)
-            out = outbox.items
-            for event in batches.decode(raw):
-                if "erase" in event:  # a control record from DELETE /users/{id}; events never carry it
-                    store(batch, writes)  # what came before it stays
-                    out.append(erase(event, writes))
-                    continue
-                if erased_get(event["actor_id"]) is not None:
-                    metrics.discounted.labels("erased").inc()
-                    continue
-                forwarded = batch.add(event)
-                if forwarded is None:
-                    metrics.duplicates.labels("enrich").inc()
-                    continue
-                out.append((partition_of(stages.target_of(forwarded), partitions), forwarded))
-            store(batch, writes)
-            if outbox.due(stream.channel.queue.qsize()):
-                await outbox.send()
+    async def handle(raw: bytes, partition: int, waiting: int) -> None:
+        """One batch record of `sway-by-actor` (hops.py hands it over)."""
+        await rt.output_ready.wait()
+        writes = outbox.open(partition)
+        actors_get, erased_get = reader(actors), reader(erased)
+        batch = stages.ActorBatch(actors_get, reader(users), params, owned=True)
+        out = outbox.items
+        for event in batches.decode(raw):
+            if "erase" in event:  # a control record from DELETE /users/{id}; events never carry it
+                store(batch, writes)  # what came before it stays
+                out.append(erase(event, writes))
+                continue
+            if erased_get(event["actor_id"]) is not None:
+                metrics.discounted.labels("erased").inc()
+                continue
+            forwarded = batch.add(event)
+            if forwarded is None:
+                metrics.duplicates.labels("enrich").inc()
+                continue
+            out.append((partition_of(stages.target_of(forwarded), partitions), forwarded))
+        store(batch, writes)
+        if outbox.due(waiting):
+            await outbox.send()
+
+    subscribe(app, topo.by_actor, "sway.enrich")
+    rt.handlers[topo.by_actor.get_topic_name()] = handle
+
+
+def subscribe(app: faust.App, topic: faust.TopicT, name: str) -> None:
+    """An agent that only holds Faust's subscription to `topic`, so its group assigns the
+    topic's partitions with the tables; hops.py reads the records (faust_reads.py)."""
+
+    @app.agent(topic, name=name)
+    async def holder(stream: faust.StreamT[bytes]) -> None:
+        async for _ in stream:  # pragma: no cover - Faust keeps these topics paused
+            log.error("Faust handed over a record of %s; hops.py reads this topic", topic.get_topic_name())

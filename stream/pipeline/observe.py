@@ -82,36 +82,10 @@ def _has_assignment(app: faust.App) -> bool:
         return False
 
 
-def _input_topics(rt: Runtime) -> set[str]:
-    """The topics Faust's consumer reads (the edge reads `interactions`: its lag is added)."""
-    topo = rt.topology
-    return {t.get_topic_name() for t in (topo.by_actor, topo.by_target)}
-
-
-def _lag(app: faust.App, rt: Runtime) -> dict[tuple[str, int], int]:
-    """Records behind the end of each assigned input partition (what this worker still owes)."""
-    consumer = app.consumer
-    if consumer is None:
-        return {}
-    wanted = _input_topics(rt)
-    # the offset of the last record handed to an agent; Faust keeps it privately
-    read: dict[Any, int | None] = getattr(consumer, "_read_offset", {})
-    out: dict[tuple[str, int], int] = {}
-    try:
-        assigned = consumer.assignment()
-    except ConsumerNotStarted:
-        return {}
-    for tp in assigned:
-        if tp.topic not in wanted:
-            continue
-        try:
-            end = consumer.highwater(tp)
-        except Exception:  # noqa: BLE001 - no fetch yet for this partition
-            continue
-        if end is None:
-            continue
-        done = read.get(tp)
-        out[(tp.topic, tp.partition)] = max(0, end - (done + 1 if done is not None else 0))
+def _lag(rt: Runtime) -> dict[tuple[str, int], int]:
+    """Records behind the end of each assigned input partition (what this worker still owes):
+    the internal topics as the hop reader sees them, `interactions` as the edge does."""
+    out: dict[tuple[str, int], int] = rt.hops.lag() if rt.hops is not None else {}
     if rt.edge is not None:
         source = rt.topology.interactions.get_topic_name()
         for partition, behind in rt.edge.lag().items():
@@ -161,9 +135,8 @@ def register(app: faust.App, rt: Runtime) -> Readiness:
         metrics.erased.set(len(topo.erased))
         if rt.clocks.started:
             metrics.stream_time.set(rt.clocks.now() / 1000)
-        lag = _lag(app, rt)
-        read: dict[Any, int | None] = getattr(app.consumer, "_read_offset", {}) if app.consumer else {}
-        processed = sum(o for tp, o in read.items() if o is not None and tp.topic in _input_topics(rt))
+        lag = _lag(rt)
+        processed = rt.hops.processed if rt.hops is not None else 0
         processed += sum(rt.edge.position.values()) if rt.edge is not None else 0
         readiness.progress.observe(
             processed, sum(lag.values()), time.monotonic(), app.rebalancing or app.in_recovery

@@ -9,7 +9,6 @@ from typing import Any
 
 from stream.clock import PartitionClocks
 from stream.core.params import Params
-from stream.pipeline.backpressure import ScoreBacklog
 from stream.pipeline.metrics import Metrics
 from stream.pipeline.topology import Topology, partition_of
 from stream.settings import Settings
@@ -22,10 +21,12 @@ class Runtime:
     clocks: PartitionClocks
     topology: Topology
     metrics: Metrics
-    backlog: ScoreBacklog
     #: the edge service and the batch output producer, once Faust has started them
     edge: Any = None
     output: Any = None
+    hops: Any = None
+    #: topic -> the stage that takes its batch records (hops.py reads them)
+    handlers: dict[str, Any] = field(default_factory=dict)
     output_ready: asyncio.Event = field(default_factory=asyncio.Event)
 
     def now_of(self, user_id: str) -> int:

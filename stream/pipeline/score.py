@@ -17,6 +17,7 @@ from stream.core import history, model, stages
 from stream.core.state import UserState
 from stream.pipeline import batches
 from stream.pipeline.codecs import encode_user
+from stream.pipeline.enrich import subscribe
 from stream.pipeline.runtime import Runtime
 from stream.pipeline.topology import partition_of, reader
 from stream.pipeline.writes import Writes
@@ -124,47 +125,45 @@ def register(app: faust.App, rt: Runtime) -> None:
         elif "forget" in item:
             forget(item, partition, max(item["at"], now), writes)
 
-    @app.agent(topo.by_target, name="sway.score")
-    async def score(stream: faust.StreamT[bytes]) -> None:
-        async for raw in stream:
-            current = stream.current_event
-            assert current is not None
-            partition = current.message.partition
-            rt.backlog.scoring(partition, current.message.offset)
-            await rt.output_ready.wait()
-            writes = Writes(rt, partition)
-            clock = rt.clocks[partition]
-            users_get, erased_get, actors_get = reader(users), reader(erased), reader(topo.actors)
+    async def handle(raw: bytes, partition: int, waiting: int) -> None:
+        """One batch record of `sway-by-target` (hops.py hands it over)."""
+        await rt.output_ready.wait()
+        writes = Writes(rt, partition)
+        clock = rt.clocks[partition]
+        users_get, erased_get, actors_get = reader(users), reader(erased), reader(topo.actors)
 
-            def activity(user_id: str, actors_get: Any = actors_get) -> int | None:
-                actor = actors_get(user_id)
-                return actor.last_action if actor is not None else None
+        def activity(user_id: str, actors_get: Any = actors_get) -> int | None:
+            actor = actors_get(user_id)
+            return actor.last_action if actor is not None else None
 
-            batch = stages.TargetBatch(users_get, activity, params, min_delta, owned=True)
-            now = clock.now()
-            started: list[int] = []
-            for item in batches.decode(raw):
-                if "event_id" not in item:
-                    if batch:
-                        store(batch, now, writes)
-                    control(item, partition, clock.now(), writes)
-                    continue
-                if erased_get(stages.target_of(item)) is not None:
-                    metrics.discounted.labels("erased").inc()
-                    continue
-                now = clock.observe(item["ts"])
-                why = batch.add(item, now)
-                if why == "duplicate":
-                    metrics.duplicates.labels("score").inc()
-                    continue
-                if why != "applied":
-                    metrics.discounted.labels(why).inc()
-                if "in_ms" in item:
-                    started.append(item["in_ms"])
-                    started.append(item["ts"])
-            if batch:
-                store(batch, now, writes)
-            await writes.flush()  # the commit of this record's offset waits for their acks
-            wall = rt.wall_ms()
-            for i in range(0, len(started), 2):
-                metrics.observe_latency(wall - started[i], wall - started[i + 1])
+        batch = stages.TargetBatch(users_get, activity, params, min_delta, owned=True)
+        now = clock.now()
+        started: list[int] = []
+        for item in batches.decode(raw):
+            if "event_id" not in item:
+                if batch:
+                    store(batch, now, writes)
+                control(item, partition, clock.now(), writes)
+                continue
+            if erased_get(stages.target_of(item)) is not None:
+                metrics.discounted.labels("erased").inc()
+                continue
+            now = clock.observe(item["ts"])
+            why = batch.add(item, now)
+            if why == "duplicate":
+                metrics.duplicates.labels("score").inc()
+                continue
+            if why != "applied":
+                metrics.discounted.labels(why).inc()
+            if "in_ms" in item:
+                started.append(item["in_ms"])
+                started.append(item["ts"])
+        if batch:
+            store(batch, now, writes)
+        await writes.flush()  # the commit of this record's offset waits for their acks
+        wall = rt.wall_ms()
+        for i in range(0, len(started), 2):
+            metrics.observe_latency(wall - started[i], wall - started[i + 1])
+
+    subscribe(app, topo.by_target, "sway.score")
+    rt.handlers[topo.by_target.get_topic_name()] = handle

@@ -65,10 +65,11 @@ def topic_configs(settings: Settings) -> dict[str, dict[str, str]]:
 
 def consumer_groups(settings: Settings) -> dict[str, list[str]]:
     """Consumer group -> the topics it reads and commits: the edge's own group reads
-    `interactions` (edge.py), Faust's group the internal topics. Lag is counted against these."""
+    `interactions` (edge.py), the hops' group the internal topics (hops.py; it only stores
+    offsets: Faust's group decides who reads which partition). Lag is counted against these."""
     return {
         f"{settings.app_id}-edge": [settings.topic(INTERACTIONS)],
-        settings.app_id: [settings.topic(BY_ACTOR), settings.topic(BY_TARGET)],
+        f"{settings.app_id}-hops": [settings.topic(BY_ACTOR), settings.topic(BY_TARGET)],
     }
 
 

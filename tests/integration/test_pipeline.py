@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
@@ -73,16 +74,22 @@ async def test_more_distinct_engagers_raise_the_score(
         }
         for i in range(20)
     ]
-    await send_events(producer, topic, events)
 
-    def settled() -> list[dict]:
-        ups = published.for_user(star)
-        return ups if ups and ups[-1]["signals"]["engagers"] >= 19.9 else []
+    def counted(n: int) -> Callable[[], list[dict]]:
+        def settled() -> list[dict]:
+            ups = published.for_user(star)
+            return ups if ups and ups[-1]["signals"]["engagers"] >= n - 0.1 else []
 
-    ups = await eventually(settled, 30, "20 engagers counted")
+        return settled
+
+    # in two rounds, so the second cannot share a batch (and its one update) with the first
+    await send_events(producer, topic, events[:5])
+    first = (await eventually(counted(5), 30, "5 engagers counted"))[-1]["score"]
+    await send_events(producer, topic, events[5:])
+    ups = await eventually(counted(20), 30, "20 engagers counted")
     scores = [u["score"] for u in ups]
     assert scores == sorted(scores), "each new distinct engager raises the score"
-    assert scores[-1] > scores[0]
+    assert scores[-1] > first
 
 
 async def test_a_repeated_event_id_changes_nothing(
