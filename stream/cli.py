@@ -1,4 +1,4 @@
-"""`sway`: the command line of CONTRACT.md."""
+"""`sway`: the command line of docs/contract.md."""
 
 from __future__ import annotations
 

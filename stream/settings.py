@@ -33,7 +33,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 class Settings(BaseSettings):
-    """Environment variables of ../CONTRACT.md; names are the variables, values are parsed."""
+    """Environment variables of docs/contract.md; names are the variables, values are parsed."""
 
     model_config = SettingsConfigDict(frozen=True, extra="ignore", populate_by_name=True)
 

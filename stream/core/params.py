@@ -37,7 +37,7 @@ NETWORK_WEIGHTS: Mapping[str, float] = MappingProxyType(
 
 @dataclass(frozen=True)
 class Params:
-    """Knobs of the model; environment overrides only the time constants (CONTRACT.md)."""
+    """Knobs of the model; environment overrides only the time constants (docs/contract.md)."""
 
     half_life_ms: int = 30 * DAY_MS
     grace_ms: int = 7 * DAY_MS

@@ -12,7 +12,7 @@ from aiokafka.partitioner import murmur2
 
 from stream.settings import Settings
 
-#: Topic names of CONTRACT.md (before SWAY_TOPIC_PREFIX).
+#: Topic names of docs/contract.md (before SWAY_TOPIC_PREFIX).
 INTERACTIONS = "interactions"
 DLQ = "interactions.dlq"
 SCORES = "scores"

@@ -1,4 +1,4 @@
-"""The HTTP API of every worker (CONTRACT.md): scores, explanations, history, the leaderboard,
+"""The HTTP API of every worker (docs/contract.md): scores, explanations, history, the leaderboard,
 erasure, health, metrics, and the dashboard with its live feed.
 
 A request about one user is answered by the worker that owns the user's partition (Faust table
