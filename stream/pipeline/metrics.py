@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import accumulate
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client.core import HistogramMetricFamily
+from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 
 @dataclass
@@ -48,14 +54,14 @@ class Metrics:
             ["cause"],
             registry=r,
         )
-        self._latency_children: tuple[Histogram, Histogram] | None = None
-        self.latency = Histogram(
+        self.latency = BatchHistogram(
             "sway_event_to_score_seconds",
             "From event to its score update: clock=processing from reading it at ingest, "
             "clock=event from its own event time (includes producer delay; large for replays)",
-            ["clock"],
-            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 60, 600, 3600),
-            registry=r,
+            "clock",
+            ("processing", "event"),
+            (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 60, 600, 3600),
+            r,
         )
         self.erasures = Counter(
             "sway_erasures", "Users erased (DELETE /users/{id}) on this worker", registry=r
@@ -78,14 +84,50 @@ class Metrics:
             "sway_stream_time_seconds", "Stream time of this worker (epoch seconds)", registry=r
         )
 
-    def observe_latency(self, processing_ms: int, event_ms: int) -> None:
-        """Called for every scored event: the labelled children are looked up once."""
-        children = self._latency_children
-        if children is None:
-            children = (self.latency.labels("processing"), self.latency.labels("event"))
-            self._latency_children = children
-        children[0].observe(max(0, processing_ms) / 1000)
-        children[1].observe(max(0, event_ms) / 1000)
+    def observe_latency(self, wall_ms: int, stamps: list[int]) -> None:
+        """One scored batch: `stamps` holds (read at ingest, event time) pairs, in ms."""
+        self.latency.observe_ms("processing", wall_ms, stamps[0::2])
+        self.latency.observe_ms("event", wall_ms, stamps[1::2])
+
+
+class BatchHistogram(Collector):
+    """A labelled histogram fed a batch at a time, exposed like prometheus_client's own.
+
+    Why: the score stage times every event it scores; `Histogram.observe` costs a lock and a
+    call chain per value (3.6% of a worker's samples at two values an event), here a bisect and
+    an add."""
+
+    def __init__(
+        self,
+        name: str,
+        documentation: str,
+        label: str,
+        values: Iterable[str],
+        buckets: Iterable[float],
+        registry: CollectorRegistry,
+    ) -> None:
+        self.name, self.documentation, self.label = name, documentation, label
+        self.bounds_ms = [b * 1000 for b in buckets]
+        self._bounds = [floatToGoString(b) for b in buckets]
+        self.counts = {v: [0] * (len(self.bounds_ms) + 1) for v in values}
+        self.sums = dict.fromkeys(self.counts, 0.0)
+        registry.register(self)
+
+    def observe_ms(self, value: str, now_ms: int, starts_ms: Iterable[int]) -> None:
+        counts, bounds, total = self.counts[value], self.bounds_ms, 0
+        for start in starts_ms:
+            elapsed = now_ms - start if now_ms > start else 0
+            counts[bisect_left(bounds, elapsed)] += 1
+            total += elapsed
+        self.sums[value] += total / 1000
+
+    def collect(self) -> Iterator[HistogramMetricFamily]:
+        family = HistogramMetricFamily(self.name, self.documentation, labels=[self.label])
+        for value, counts in self.counts.items():
+            cumulative = list(accumulate(counts))
+            buckets = [*zip(self._bounds, cumulative, strict=False), ("+Inf", cumulative[-1])]
+            family.add_metric([value], buckets, self.sums[value])
+        yield family
 
 
 def reason_kind(reason: str) -> str:

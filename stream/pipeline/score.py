@@ -139,6 +139,7 @@ def register(app: faust.App, rt: Runtime) -> None:
         batch = stages.TargetBatch(users_get, activity, params, min_delta, owned=True)
         now = clock.now()
         started: list[int] = []
+        skipped: dict[str, int] = {}  # why -> events not applied (duplicates, discounts)
         for item in batches.decode(raw):
             if "event_id" not in item:
                 if batch:
@@ -146,24 +147,25 @@ def register(app: faust.App, rt: Runtime) -> None:
                 control(item, partition, clock.now(), writes)
                 continue
             if erased_get(stages.target_of(item)) is not None:
-                metrics.discounted.labels("erased").inc()
-                continue
-            now = clock.observe(item["ts"])
-            why = batch.add(item, now)
-            if why == "duplicate":
-                metrics.duplicates.labels("score").inc()
-                continue
+                why = "erased"
+            else:
+                now = clock.observe(item["ts"])
+                why = batch.add(item, now)
             if why != "applied":
-                metrics.discounted.labels(why).inc()
+                skipped[why] = skipped.get(why, 0) + 1  # counted once per batch, below
+                if why == "duplicate" or why == "erased":
+                    continue
             if "in_ms" in item:
                 started.append(item["in_ms"])
                 started.append(item["ts"])
         if batch:
             store(batch, now, writes)
         await writes.flush()  # the commit of this record's offset waits for their acks
-        wall = rt.wall_ms()
-        for i in range(0, len(started), 2):
-            metrics.observe_latency(wall - started[i], wall - started[i + 1])
+        if started:
+            metrics.observe_latency(rt.wall_ms(), started)
+        for why, n in skipped.items():
+            duplicate = why == "duplicate"
+            (metrics.duplicates.labels("score") if duplicate else metrics.discounted.labels(why)).inc(n)
 
     subscribe(app, topo.by_target, "sway.score")
     rt.handlers[topo.by_target.get_topic_name()] = handle
