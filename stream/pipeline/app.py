@@ -123,7 +123,7 @@ def create_app(settings: Settings | None = None) -> tuple[faust.App, Runtime]:
         web_port=settings.web_port,
         web_bind=settings.web_bind or settings.web_host,
         web_host=settings.web_host,
-        stream_wait_empty=True,  # finish buffered events before a rebalance (see README, Delivery)
+        stream_wait_empty=True,  # agents buffer nothing now (hops.py reads); kept as a safeguard
         autodiscover=False,
         **FAUST_TUNING,
     )

@@ -19,16 +19,34 @@ MAX_BYTES = 256 * 1024
 
 
 def encode(items: Iterable[Any]) -> Iterator[bytes]:
-    """Records of at most MAX_ITEMS items and (unless one item alone is larger) MAX_BYTES."""
+    """Records of at most MAX_ITEMS items and (unless one item alone is larger) MAX_BYTES.
+
+    Each MAX_ITEMS items are encoded in one call (the usual case: well under MAX_BYTES); only a
+    chunk that comes out larger is split item by item."""
+    chunk: list[Any] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == MAX_ITEMS:
+            yield from _encoded(chunk)
+            chunk = []
+    if chunk:
+        yield from _encoded(chunk)
+
+
+def _encoded(chunk: list[Any]) -> Iterator[bytes]:
+    raw = dumps(chunk)
+    if len(raw) <= MAX_BYTES or len(chunk) == 1:
+        yield raw
+        return
     parts: list[bytes] = []
     size = 0
-    for item in items:
-        raw = dumps(item)
-        if parts and (len(parts) >= MAX_ITEMS or size + len(raw) + 1 > MAX_BYTES):
+    for item in chunk:
+        one = dumps(item)
+        if parts and size + len(one) + 1 > MAX_BYTES:
             yield b"[" + b",".join(parts) + b"]"
             parts, size = [], 0
-        parts.append(raw)
-        size += len(raw) + 1
+        parts.append(one)
+        size += len(one) + 1
     if parts:
         yield b"[" + b",".join(parts) + b"]"
 
