@@ -13,6 +13,7 @@ import functools
 import hmac
 import time
 from collections.abc import Awaitable, Callable
+from http import HTTPStatus
 from importlib import resources
 from typing import Any
 
@@ -109,8 +110,19 @@ def _day(day: int) -> str:
     return time.strftime("%Y-%m-%d", time.gmtime(day * DAY_MS // 1000))
 
 
+#: RFC 9457: the media type of a problem details body.
+PROBLEM_JSON = "application/problem+json"
+
+
+def problem(status: int, detail: str) -> dict[str, Any]:
+    """An RFC 9457 problem details object: `type` says which kind of problem (the HTTP status
+    is the whole story here, so "about:blank" with the status's phrase as its title, as the RFC
+    recommends), `detail` what went wrong with this request."""
+    return {"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status, "detail": detail}
+
+
 def error(view: View, status: int, message: str) -> Response:
-    return view.json({"error": message, "status": status}, status=status)
+    return view.json(problem(status, message), status=status, content_type=PROBLEM_JSON)
 
 
 def found(view: View, user_id: str, body: dict[str, Any] | None) -> Response:

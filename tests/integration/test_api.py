@@ -186,6 +186,30 @@ async def test_history_has_a_point_per_day(pair: Pair) -> None:
     assert pair.a.get(f"/users/{uid('nobody')}/history")[0] == 404
 
 
+async def test_errors_are_rfc_9457_problem_details(pair: Pair) -> None:
+    """Every error Sway answers, local or routed to the owning worker, is a problem details
+    object a client can read the same way."""
+    nobody = uid("nobody")
+    cases = [
+        (pair.a, f"/users/{nobody}", 404, "unknown user"),
+        (pair.b, f"/users/{nobody}/explain", 404, "unknown user"),
+        (pair.a, "/leaderboard?limit=ten", 400, "limit"),
+    ]
+    async with aiohttp.ClientSession() as session:
+        for worker, path, status, words in cases:
+            async with session.get(worker.url + path) as response:
+                assert response.status == status, path
+                assert response.content_type == "application/problem+json", path
+                body = await response.json(content_type=None)
+            assert body["status"] == status and body["type"] == "about:blank", body
+            assert body["title"] == {400: "Bad Request", 404: "Not Found"}[status], body
+            assert words in body["detail"], body
+        async with session.delete(pair.a.url + f"/users/{nobody}") as response:
+            assert response.status in (401, 403)
+            assert response.content_type == "application/problem+json"
+            assert (await response.json(content_type=None))["status"] == response.status
+
+
 async def read_sse(
     url: str, seen: list[tuple[str, str]], stop: asyncio.Event, connected: asyncio.Event
 ) -> None:
@@ -238,7 +262,7 @@ async def test_erase_needs_the_admin_token(pair: Pair, worker: WorkerProc) -> No
         assert w.request("DELETE", f"/users/{victim}", {"Authorization": TOKEN})[0] == 401
     # a deployment without SWAY_ADMIN_TOKEN has admin operations disabled
     status, body = worker.request("DELETE", f"/users/{victim}", AUTH)
-    assert status == 403 and "disabled" in orjson.loads(body)["error"]
+    assert status == 403 and "disabled" in orjson.loads(body)["detail"]
 
 
 async def test_erase_removes_a_user_everywhere_and_for_good(pair: Pair) -> None:
