@@ -15,6 +15,7 @@ import time
 from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -110,6 +111,13 @@ def _day(day: int) -> str:
     return time.strftime("%Y-%m-%d", time.gmtime(day * DAY_MS // 1000))
 
 
+#: The JSON Schemas and the OpenAPI document of the repository (docs/contract.md), served as
+#: they are in the files.
+SCHEMAS = Path(__file__).resolve().parent.parent.parent / "schemas"
+SCHEMA_FILES = frozenset(
+    {"score.schema.json", "problem.schema.json", "interaction.schema.json", "dlq.schema.json"}
+)
+
 #: RFC 9457: the media type of a problem details body.
 PROBLEM_JSON = "application/problem+json"
 
@@ -172,6 +180,20 @@ def register(app: faust.App, rt: Runtime, readiness: Readiness, feed: ScoreFeed)
         async def get(self, request: Request) -> Response:
             page = resources.files("stream.pipeline").joinpath("static/dashboard.html").read_bytes()
             return self.bytes(page, content_type="text/html")
+
+    @app.page("/openapi.json")
+    class OpenAPI(View):
+        async def get(self, request: Request) -> Response:
+            return self.bytes((SCHEMAS / "openapi.json").read_bytes(), content_type="application/json")
+
+    @app.page("/schemas/{name}")
+    class Schema(View):
+        async def get(self, request: Request, name: str) -> Response:
+            """The schemas openapi.json references (by relative address), so a client can
+            resolve them from the worker it read the document from."""
+            if name not in SCHEMA_FILES:
+                return error(self, 404, f"no schema {name!r}; there are {sorted(SCHEMA_FILES)}")
+            return self.bytes((SCHEMAS / name).read_bytes(), content_type="application/schema+json")
 
     @app.page("/health")
     class Health(View):

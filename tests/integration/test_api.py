@@ -210,6 +210,42 @@ async def test_errors_are_rfc_9457_problem_details(pair: Pair) -> None:
             assert (await response.json(content_type=None))["status"] == response.status
 
 
+SCHEMA_ROOT = Path(__file__).resolve().parents[2] / "schemas"
+
+
+def conforms(body: Any, schema_ref: str) -> None:
+    """`body` is valid against a schema of schemas/openapi.json (or a file it references)."""
+    import jsonschema
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT202012
+
+    root = SCHEMA_ROOT
+    registry = Registry().with_resources(
+        (f"https://sway.test/{p.name}", Resource.from_contents(orjson.loads(p.read_bytes()), DRAFT202012))
+        for p in root.glob("*.json")
+    )
+    jsonschema.Draft202012Validator(
+        {"$ref": f"https://sway.test/{schema_ref}"}, registry=registry
+    ).validate(body)
+
+
+async def test_the_served_openapi_is_the_file_and_answers_conform(pair: Pair, crowd: dict[str, int]) -> None:
+    root = SCHEMA_ROOT
+    status, served = pair.b.get_raw("/openapi.json")
+    assert status == 200 and orjson.loads(served) == orjson.loads((root / "openapi.json").read_bytes())
+    status, score_schema = pair.a.get_raw("/schemas/score.schema.json")
+    assert status == 200 and score_schema == (root / "score.schema.json").read_bytes()
+    assert pair.a.get("/schemas/nothing.json")[0] == 404
+    star = max(crowd, key=crowd.__getitem__)
+    for worker in (pair.a, pair.b):  # one of them routes each user request to the other
+        conforms(worker.get(f"/users/{star}")[1], "score.schema.json")
+        conforms(worker.get(f"/users/{star}/explain")[1], "openapi.json#/components/schemas/Explain")
+        conforms(worker.get(f"/users/{star}/history")[1], "openapi.json#/components/schemas/History")
+        conforms(worker.get("/leaderboard?limit=5")[1], "openapi.json#/components/schemas/Leaderboard")
+        conforms(worker.get("/health")[1], "openapi.json#/components/schemas/Health")
+        conforms(worker.get("/users/nobody-at-all")[1], "problem.schema.json")
+
+
 async def read_sse(
     url: str, seen: list[tuple[str, str]], stop: asyncio.Event, connected: asyncio.Event
 ) -> None:
