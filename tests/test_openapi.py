@@ -23,6 +23,7 @@ def test_the_document_is_valid_openapi_3_1_with_its_references_resolved() -> Non
 
 def test_every_path_the_worker_serves_is_documented() -> None:
     served = set(re.findall(r'@app\.page\("([^"]+)"\)', Path(web.__file__).read_text()))
+    served |= {f"/{name}" for name in web.SCHEMA_FILES}  # one page each (web.schema_page)
     assert served == set(DOC["paths"])
 
 

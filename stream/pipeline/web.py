@@ -186,14 +186,17 @@ def register(app: faust.App, rt: Runtime, readiness: Readiness, feed: ScoreFeed)
         async def get(self, request: Request) -> Response:
             return self.bytes((SCHEMAS / "openapi.json").read_bytes(), content_type="application/json")
 
-    @app.page("/schemas/{name}")
-    class Schema(View):
-        async def get(self, request: Request, name: str) -> Response:
-            """The schemas openapi.json references (by relative address), so a client can
-            resolve them from the worker it read the document from."""
-            if name not in SCHEMA_FILES:
-                return error(self, 404, f"no schema {name!r}; there are {sorted(SCHEMA_FILES)}")
-            return self.bytes((SCHEMAS / name).read_bytes(), content_type="application/schema+json")
+    def schema_page(name: str) -> None:
+        """A schema openapi.json references, at the address its relative reference resolves to
+        from /openapi.json (so a client resolves them from the worker it read the document from)."""
+
+        @app.page(f"/{name}")
+        class Schema(View):
+            async def get(self, request: Request) -> Response:
+                return self.bytes((SCHEMAS / name).read_bytes(), content_type="application/schema+json")
+
+    for name in sorted(SCHEMA_FILES):
+        schema_page(name)
 
     @app.page("/health")
     class Health(View):
