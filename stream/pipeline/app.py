@@ -121,6 +121,7 @@ def create_app(settings: Settings | None = None) -> tuple[faust.App, Runtime]:
         consumer_auto_offset_reset="earliest",
         web_enabled=True,
         web_port=settings.web_port,
+        web_application_options={"middlewares": [web.problems]},  # every error as problem details
         web_bind=settings.web_bind or settings.web_host,
         web_host=settings.web_host,
         stream_wait_empty=True,  # agents buffer nothing now (hops.py reads); kept as a safeguard

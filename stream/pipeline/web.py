@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import functools
 import hmac
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from http import HTTPStatus
@@ -111,6 +112,8 @@ def _day(day: int) -> str:
     return time.strftime("%Y-%m-%d", time.gmtime(day * DAY_MS // 1000))
 
 
+log = logging.getLogger(__name__)
+
 #: The JSON Schemas and the OpenAPI document of the repository (docs/contract.md), served as
 #: they are in the files.
 SCHEMAS = Path(__file__).resolve().parent.parent.parent / "schemas"
@@ -127,6 +130,29 @@ def problem(status: int, detail: str) -> dict[str, Any]:
     is the whole story here, so "about:blank" with the status's phrase as its title, as the RFC
     recommends), `detail` what went wrong with this request."""
     return {"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status, "detail": detail}
+
+
+@aioweb.middleware
+async def problems(request: aioweb.Request, handler: Any) -> aioweb.StreamResponse:
+    """The answers aiohttp makes itself (404 for an unknown path, 405 for a method a path does
+    not take) and any unhandled exception, as problem details too."""
+    try:
+        return await handler(request)
+    except aioweb.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        detail = f"{request.method} {request.path}: {exc.reason}"
+        headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
+        return problem_response(exc.status, detail, headers)
+    except Exception:
+        log.exception("%s %s failed", request.method, request.path)
+        return problem_response(500, f"{request.method} {request.path} failed; the worker logged why")
+
+
+def problem_response(status: int, detail: str, headers: dict[str, str] | None = None) -> aioweb.Response:
+    return aioweb.Response(
+        body=dumps(problem(status, detail)), status=status, content_type=PROBLEM_JSON, headers=headers
+    )
 
 
 def error(view: View, status: int, message: str) -> Response:
