@@ -20,8 +20,8 @@ record caused is acknowledged (Output.drain), every COMMIT_S and before Faust gi
 away: Faust awaits `on_partitions_revoked` inside the rebalance, so the next owner reads from
 there.
 
-Backpressure: enrich pauses while the score stage owes more than BACKLOG_LIMIT records and goes
-on below BACKLOG_RESUME (backpressure.py says why the score stage must stay close behind).
+Backpressure: enrich pauses while the score stage owes more than backpressure.LIMIT records and goes
+on at RESUME or fewer (backpressure.py says why the score stage must stay close behind).
 """
 
 from __future__ import annotations
