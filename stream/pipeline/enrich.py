@@ -13,7 +13,6 @@ OUTBOX_RECORDS records or OUTBOX_MS, and before every commit (durability.before_
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from typing import Any
 
@@ -23,11 +22,10 @@ from stream.codec import dumps
 from stream.core import stages
 from stream.pipeline import batches, durability
 from stream.pipeline.codecs import encode_actor
+from stream.pipeline.hops import subscribe
 from stream.pipeline.runtime import Runtime
 from stream.pipeline.topology import partition_of, reader
 from stream.pipeline.writes import Writes
-
-log = logging.getLogger(__name__)
 
 #: The outbox is sent once it holds this many input records' events, or is this old.
 OUTBOX_RECORDS = 32
@@ -121,12 +119,3 @@ def register(app: faust.App, rt: Runtime) -> None:
     subscribe(app, topo.by_actor, "sway.enrich")
     rt.handlers[topo.by_actor.get_topic_name()] = handle
 
-
-def subscribe(app: faust.App, topic: faust.TopicT, name: str) -> None:
-    """An agent that only holds Faust's subscription to `topic`, so its group assigns the
-    topic's partitions with the tables; hops.py reads the records (faust_reads.py)."""
-
-    @app.agent(topic, name=name)
-    async def holder(stream: faust.StreamT[bytes]) -> None:
-        async for _ in stream:  # pragma: no cover - Faust keeps these topics paused
-            log.error("Faust handed over a record of %s; hops.py reads this topic", topic.get_topic_name())

@@ -17,7 +17,7 @@ from stream.core import history, model, stages
 from stream.core.state import UserState
 from stream.pipeline import batches
 from stream.pipeline.codecs import encode_user
-from stream.pipeline.enrich import subscribe
+from stream.pipeline.hops import subscribe
 from stream.pipeline.runtime import Runtime
 from stream.pipeline.topology import partition_of, reader
 from stream.pipeline.writes import Writes

@@ -16,7 +16,6 @@ import time
 from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -29,6 +28,7 @@ from stream.codec import dumps
 from stream.core import board, model
 from stream.core.decay import shrink
 from stream.core.params import DAY_MS
+from stream.events.validate import SCHEMAS
 from stream.pipeline.feed import ScoreFeed
 from stream.pipeline.observe import Readiness
 from stream.pipeline.runtime import Runtime
@@ -114,9 +114,8 @@ def _day(day: int) -> str:
 
 log = logging.getLogger(__name__)
 
-#: The JSON Schemas and the OpenAPI document of the repository (docs/contract.md), served as
-#: they are in the files.
-SCHEMAS = Path(__file__).resolve().parent.parent.parent / "schemas"
+#: The JSON Schemas the OpenAPI document references, served as they are in schemas/ (the folder
+#: validation reads them from).
 SCHEMA_FILES = frozenset(
     {"score.schema.json", "problem.schema.json", "interaction.schema.json", "dlq.schema.json"}
 )
@@ -155,13 +154,14 @@ def problem_response(status: int, detail: str, headers: dict[str, str] | None = 
     )
 
 
-def error(view: View, status: int, message: str) -> Response:
-    return view.json(problem(status, message), status=status, content_type=PROBLEM_JSON)
+def error(status: int, message: str) -> Response:
+    """Every error the API answers itself (problems() answers aiohttp's)."""
+    return problem_response(status, message)
 
 
 def found(view: View, user_id: str, body: dict[str, Any] | None) -> Response:
     """The body, or the API's 404 for a user this deployment does not know."""
-    return view.json(body) if body is not None else error(view, 404, f"unknown user {user_id!r}")
+    return view.json(body) if body is not None else error(404, f"unknown user {user_id!r}")
 
 
 Handler = Callable[..., Awaitable[Response]]
@@ -176,12 +176,12 @@ def admin_only(rt: Runtime) -> Callable[[Handler], Handler]:
         async def checked(view: View, request: Request, **kwargs: Any) -> Response:
             configured = rt.settings.admin_token.get_secret_value()
             if not configured:
-                return error(view, 403, "admin operations are disabled: SWAY_ADMIN_TOKEN is not set")
+                return error(403, "admin operations are disabled: SWAY_ADMIN_TOKEN is not set")
             header = request.headers.get("Authorization", "")
             if not header.startswith("Bearer "):
-                return error(view, 401, "missing 'Authorization: Bearer <SWAY_ADMIN_TOKEN>'")
+                return error(401, "missing 'Authorization: Bearer <SWAY_ADMIN_TOKEN>'")
             if not hmac.compare_digest(header[len("Bearer ") :].encode(), configured.encode()):
-                return error(view, 403, "wrong admin token")
+                return error(403, "wrong admin token")
             return await handler(view, request, **kwargs)
 
         return checked
@@ -287,7 +287,7 @@ def register(app: faust.App, rt: Runtime, readiness: Readiness, feed: ScoreFeed)
             try:
                 limit = _limit(request)
             except ValueError as exc:
-                return error(self, 400, f"limit: {exc}")
+                return error(400, f"limit: {exc}")
             topic = request.query.get("topic") or None
             network = (request.query.get("network") or "").lower() or None
             if request.query.get("scope") == "local":
@@ -297,7 +297,7 @@ def register(app: faust.App, rt: Runtime, readiness: Readiness, feed: ScoreFeed)
             covered = {p for parts in owners.values() for ps in parts.values() for p in ps}
             missing = sorted(set(range(rt.settings.partitions)) - covered)
             if missing:
-                return error(self, 503, f"partitions {missing} are not assigned yet (rebalancing)")
+                return error(503, f"partitions {missing} are not assigned yet (rebalancing)")
             query = {"scope": "local", "limit": str(limit)}
             if topic:
                 query["topic"] = topic
@@ -311,7 +311,7 @@ def register(app: faust.App, rt: Runtime, readiness: Readiness, feed: ScoreFeed)
                 try:
                     parts.append(await peer_board(url, query))
                 except (TimeoutError, aiohttp.ClientError) as exc:
-                    return error(self, 503, f"worker {url} did not answer: {exc!r}")
+                    return error(503, f"worker {url} did not answer: {exc!r}")
             return self.json(
                 {
                     "users": board.merge(parts, limit),
