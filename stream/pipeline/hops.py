@@ -35,11 +35,12 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from mode import Service
 
+from stream.core.state import UserState
 from stream.kafka import FETCH_MAX_WAIT_MS, client_options
 from stream.pipeline import durability
 from stream.pipeline.backpressure import Hysteresis
 from stream.pipeline.runtime import Runtime
-from stream.pipeline.topology import consumer_groups
+from stream.pipeline.topology import consumer_groups, partition_of
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +135,14 @@ class Hops(Service):
         self.done = {}
         self.committed = {}
         self._throttle.reset()
+        self._index()
+
+    def _index(self) -> None:
+        """The leaderboard of the score partitions just taken, from their recovered table."""
+        rt, n = self.rt, self.rt.settings.partitions
+        taken = {tp.partition for tp in self._assigned if tp.topic == self.target_topic}
+        users = rt.topology.users.data.items() if taken else ()
+        rt.board.rebuild(taken, ((partition_of(k, n), v) for k, v in users if isinstance(v, UserState)))
 
     async def _positions(self) -> None:
         """Where reading starts on each partition just assigned: its commit, else its log's

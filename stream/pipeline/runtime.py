@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stream.clock import PartitionClocks
+from stream.core.board import Index
 from stream.core.params import Params
 from stream.pipeline.metrics import Metrics
 from stream.pipeline.topology import Topology, partition_of
@@ -28,6 +29,8 @@ class Runtime:
     #: topic -> the stage that takes its batch records (hops.py reads them)
     handlers: dict[str, Any] = field(default_factory=dict)
     output_ready: asyncio.Event = field(default_factory=asyncio.Event)
+    #: the leaderboard of this worker's score partitions (score.py keeps it, hops.py rebuilds it)
+    board: Index = field(default_factory=Index)
 
     def now_of(self, user_id: str) -> int:
         """Stream time of the partition that holds this user."""

@@ -71,10 +71,17 @@ def register(app: faust.App, rt: Runtime) -> None:
     partitions = rt.settings.partitions
     scores, by_target = topo.scores.get_topic_name(), topo.by_target.get_topic_name()
 
+    board = rt.board
+
+    def keep(state: UserState, writes: Writes) -> None:
+        """users[state.user_id] = state, and its place on the leaderboard."""
+        writes.store(users, state.user_id, state, encode_user)
+        board.put(writes.partition, state.user_id, state)
+
     def store(batch: stages.TargetBatch, now: int, writes: Writes) -> None:
         """Close the batch: every touched user stored once, one update each when it moved."""
         for scored in batch.close():
-            writes.store(users, scored.state.user_id, scored.state, encode_user)
+            keep(scored.state, writes)
             if scored.emit:
                 publish(rt, writes, scored, "event", now)
 
@@ -85,7 +92,7 @@ def register(app: faust.App, rt: Runtime) -> None:
             return  # erased meanwhile
         scored = stages.decay_user(state, now, last_action(rt, user_id), params, min_delta)
         if scored.emit:
-            writes.store(users, user_id, scored.state, encode_user)
+            keep(scored.state, writes)
             publish(rt, writes, scored, "decay", now)
 
     def erase(request: dict[str, Any], writes: Writes) -> None:
@@ -94,6 +101,7 @@ def register(app: faust.App, rt: Runtime) -> None:
         user_id: str = request["erase"]
         if users.get(user_id) is not None:
             writes.delete(users, user_id)
+        board.put(writes.partition, user_id, None)
         writes.publish(scores, user_id, None)
         metrics.erasures.inc()
         forget_request = dumps([{"forget": user_id, "at": request["at"]}])
@@ -111,7 +119,7 @@ def register(app: faust.App, rt: Runtime) -> None:
             scored = stages.forget_engager(state, engager, now, last_action(rt, user_id), params, min_delta)
             if scored is None:
                 continue
-            writes.store(users, user_id, scored.state, encode_user)
+            keep(scored.state, writes)
             if scored.emit:
                 publish(rt, writes, scored, "erase", now)
 

@@ -1,8 +1,9 @@
 """The HTTP API of every worker (docs/contract.md): scores, explanations, history, the leaderboard,
 erasure, health, metrics, and the dashboard with its live feed.
 
-A request about one user is answered by the worker that owns the user's partition (Faust table
-routing forwards it there); the leaderboard asks every worker for its own top N and merges.
+A request about one user is answered by the worker that owns the user's partition (Faust's
+assignment of the users table says which; `Owners` forwards it there); the leaderboard asks every
+worker for its own top N and merges.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import heapq
 import hmac
 import logging
 import time
@@ -28,12 +30,14 @@ from stream.codec import dumps
 from stream.core import board, model
 from stream.core.decay import shrink
 from stream.core.params import DAY_MS
+from stream.core.state import UserState
 from stream.events.validate import SCHEMAS
 from stream.pipeline.feed import ScoreFeed
 from stream.pipeline.observe import Readiness
 from stream.pipeline.runtime import Runtime
 from stream.pipeline.score import update_message, with_activity
 from stream.pipeline.sweep import resume_clock
+from stream.pipeline.topology import owned_partitions, partition_of, reader
 
 #: The Prometheus text format (prometheus_client's CONTENT_TYPE_LATEST without "; charset").
 PROMETHEUS_TEXT = "text/plain; version=0.0.4"
@@ -47,16 +51,33 @@ KEEPALIVE_SECONDS = 15.0
 FEED_START_SECONDS = 15.0
 
 
-def explain(rt: Runtime, user_id: str) -> dict[str, Any] | None:
+def current(rt: Runtime, user_id: str) -> tuple[UserState, model.Score, int] | None:
+    """The user's state, their score at the stream time of their partition, and that time."""
     state = rt.topology.users.get(user_id)
     if state is None:
         return None
     resume_clock(rt)
     state = with_activity(state, rt)
     now = rt.now_of(user_id)
-    result = model.score(state, now, rt.params)
+    return state, model.score(state, now, rt.params), now
+
+
+def score_view(rt: Runtime, user_id: str) -> dict[str, Any] | None:
+    """GET /users/{id}: the score update the user would get now."""
+    now_scored = current(rt, user_id)
+    if now_scored is None:
+        return None
+    state, result, now = now_scored
+    return update_message(state, result, "event", now, rt.wall_ms())
+
+
+def explain(rt: Runtime, user_id: str) -> dict[str, Any] | None:
+    now_scored = current(rt, user_id)
+    if now_scored is None:
+        return None
+    state, result, now = now_scored
     k = shrink(result.at, state.landmark, rt.params.half_life_ms)
-    top = sorted(state.engagers.items(), key=lambda kv: -kv[1].weight)[:10]
+    top = heapq.nlargest(10, state.engagers.items(), key=lambda kv: kv[1].weight)
     return {
         **update_message(state, result, "event", now, rt.wall_ms()),
         "top_engagers": [
@@ -69,7 +90,7 @@ def explain(rt: Runtime, user_id: str) -> dict[str, Any] | None:
         ],
         "top_content": [
             {"content_id": c, "contribution": round(v * k, 3)}
-            for c, v in sorted(state.contents.items(), key=lambda kv: -kv[1])[:5]
+            for c, v in heapq.nlargest(5, state.contents.items(), key=lambda kv: kv[1])
         ],
         "reasons": [{"ts": r.ts, "delta": r.delta, "text": r.text} for r in reversed(state.reasons)],
         "discounts": state.discounts,
@@ -77,18 +98,6 @@ def explain(rt: Runtime, user_id: str) -> dict[str, Any] | None:
         "events_applied": state.events,
         "last_active": state.last_active,
     }
-
-
-#: What /users/{id}/explain adds to the score update that /users/{id} returns.
-EXPLAIN_ONLY = (
-    "top_engagers",
-    "top_content",
-    "reasons",
-    "discounts",
-    "discount_notes",
-    "events_applied",
-    "last_active",
-)
 
 
 def history(rt: Runtime, user_id: str) -> dict[str, Any] | None:
@@ -166,6 +175,69 @@ def found(view: View, user_id: str, body: dict[str, Any] | None) -> Response:
 
 Handler = Callable[..., Awaitable[Response]]
 
+#: A request one worker forwards to another carries this header, and its receiver answers it
+#: itself (or 503 when the partition moved meanwhile): a rebalance cannot bounce a request around.
+ROUTED = "X-Sway-Routed"
+
+
+class Owners:
+    """Which worker answers for each user partition: Faust's assignment of the users table,
+    indexed once per assignment. Why not Faust's `table_route`: it parses URLs, hashes and
+    re-serialises the key, and decodes and re-encodes the forwarded body on every request (py-spy:
+    a third of a worker's time per request under wrk)."""
+
+    def __init__(self, app: faust.App, rt: Runtime) -> None:
+        self.app, self.rt = app, rt
+        self._topic = rt.topology.users.changelog_topic.get_topic_name()
+        self._dist: Any = None
+        self._urls: dict[int, str] = {}
+
+    def url_of(self, user_id: str) -> str | None:
+        dist = self.app.assignor.changelog_distribution  # type: ignore[attr-defined]  # new per assignment
+        if dist is not self._dist:
+            self._urls = {p: url for url, tps in dist.items() for p in tps.get(self._topic, ())}
+            self._dist = dist
+        return self._urls.get(partition_of(user_id, self.rt.settings.partitions))
+
+    def is_me(self, url: str) -> bool:
+        return url.rstrip("/") == str(self.app.conf.canonical_url).rstrip("/")
+
+    async def forward(self, url: str, request: Request) -> Response:
+        """The owner's answer, as it is (status, type, body)."""
+        headers = {ROUTED: "1"}
+        if "Authorization" in request.headers:
+            headers["Authorization"] = request.headers["Authorization"]
+        target = url.rstrip("/") + request.rel_url.path_qs
+        timeout = aiohttp.ClientTimeout(total=ERASE_WAIT_SECONDS + PEER_TIMEOUT_SECONDS)
+        try:
+            async with self.app.http_client.request(
+                request.method, target, headers=headers, timeout=timeout
+            ) as answer:
+                body = await answer.read()
+                return aioweb.Response(body=body, status=answer.status, content_type=answer.content_type)
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            return error(503, f"worker {url}, which owns the user, did not answer: {exc!r}")
+
+
+def routed(owners: Owners) -> Callable[[Handler], Handler]:
+    """Answer here when this worker owns the user, else forward to the worker that does."""
+
+    def wrap(handler: Handler) -> Handler:
+        @functools.wraps(handler)
+        async def route(view: View, request: Request, user_id: str) -> Response:
+            url = owners.url_of(user_id)
+            if url is None:
+                return error(503, "the user's partition is not assigned yet (rebalancing); try again")
+            if owners.is_me(url):
+                return await handler(view, request, user_id)
+            if ROUTED in request.headers:
+                return error(503, f"the user's partition moved to {url} (rebalancing); try again")
+            return await owners.forward(url, request)
+
+        return route
+
+    return wrap
+
 
 def admin_only(rt: Runtime) -> Callable[[Handler], Handler]:
     """Bearer SWAY_ADMIN_TOKEN, checked before any routing: 401 without it, 403 if wrong,
@@ -200,6 +272,7 @@ def _limit(request: Request) -> int:
 def register(app: faust.App, rt: Runtime, readiness: Readiness, feed: ScoreFeed) -> None:
     topo = rt.topology
     users = topo.users
+    owners = Owners(app, rt)
 
     @app.page("/")
     class Dashboard(View):
@@ -238,15 +311,12 @@ def register(app: faust.App, rt: Runtime, readiness: Readiness, feed: ScoreFeed)
 
     @app.page("/users/{user_id}")
     class User(View):
-        @app.table_route(table=users, match_info="user_id")
+        @routed(owners)
         async def get(self, request: Request, user_id: str) -> Response:
-            body = explain(rt, user_id)
-            for extra in EXPLAIN_ONLY if body is not None else ():
-                body.pop(extra)
-            return found(self, user_id, body)
+            return found(self, user_id, score_view(rt, user_id))
 
         @admin_only(rt)
-        @app.table_route(table=users, match_info="user_id")
+        @routed(owners)
         async def delete(self, request: Request, user_id: str) -> Response:
             known = users.get(user_id) is not None or topo.actors.get(user_id) is not None
             now = rt.now_of(user_id)
@@ -260,19 +330,23 @@ def register(app: faust.App, rt: Runtime, readiness: Readiness, feed: ScoreFeed)
 
     @app.page("/users/{user_id}/explain")
     class Explain(View):
-        @app.table_route(table=users, match_info="user_id")
+        @routed(owners)
         async def get(self, request: Request, user_id: str) -> Response:
             return found(self, user_id, explain(rt, user_id))
 
     @app.page("/users/{user_id}/history")
     class History(View):
-        @app.table_route(table=users, match_info="user_id")
+        @routed(owners)
         async def get(self, request: Request, user_id: str) -> Response:
             return found(self, user_id, history(rt, user_id))
 
     def local_board(limit: int, topic: str | None, network: str | None) -> list[dict[str, Any]]:
         resume_clock(rt)
-        return board.rank(users.values(), rt.clocks.now(), rt.params, limit, topic, network)
+        now = rt.clocks.now()
+        if topic is None and network is None and owned_partitions(app, topo) <= rt.board.partitions:
+            return rt.board.board(limit, reader(users), now)
+        # a topic or network board, or partitions still recovering: rank what the table holds
+        return board.rank(users.values(), now, rt.params, limit, topic, network)
 
     async def peer_board(url: str, query: dict[str, str]) -> list[dict[str, Any]]:
         timeout = aiohttp.ClientTimeout(total=PEER_TIMEOUT_SECONDS)

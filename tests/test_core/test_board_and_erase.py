@@ -57,6 +57,42 @@ def test_merging_every_workers_top_n_gives_the_global_top_n(
     assert [r["user_id"] for r in merged] == [s.user_id for s in best]
 
 
+
+@PROPS
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 11), st.one_of(st.none(), st.integers(0, 25))),
+        min_size=1,
+        max_size=60,
+    ),
+    st.integers(1, 12),
+)
+def test_the_index_answers_what_ranking_every_user_would(
+    writes: list[tuple[int, int | None]], limit: int
+) -> None:
+    """Stores, re-stores with other scores, deletes and never-published users, over partitions
+    of which the index holds three: its board is `rank` over those partitions' latest states."""
+    index, latest = board.Index(), {}  # user -> (partition, state or None)
+    index.rebuild([0, 1, 2], [])
+    now = T0 + 50 * 60_000
+    for user, fans in writes:
+        uid = f"u{user:02d}"
+        partition = user % 4  # a user lives in one partition; partition 3 is another worker's
+        if fans is None:
+            state = None
+        elif fans == 0:
+            state = engage(UserState(uid), "fan", 1)  # stored, never published
+        else:
+            state = scored(uid, fans)
+        index.put(partition, uid, state)
+        latest[uid] = (partition, state)
+    mine = [s for p, s in latest.values() if s is not None and p != 3]
+    expected = board.rank(mine, now, DEFAULT, limit)
+    assert index.board(limit, lambda u: latest[u][1], now) == expected
+    rebuilt = board.Index()
+    rebuilt.rebuild([0, 1, 2], [(p, s) for p, s in latest.values() if s is not None])
+    assert rebuilt.top(limit) == index.top(limit)
+
 def test_unpublished_users_are_not_on_the_board() -> None:
     quiet = engage(UserState("quiet"), "fan", 1)  # applied, but never scored and published
     assert board.rank([quiet, scored("loud", 3)], T0, DEFAULT, 10)[0]["user_id"] == "loud"
