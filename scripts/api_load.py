@@ -86,6 +86,37 @@ async def wrk(
     }
 
 
+def loop_lag(workers: runner.Workers) -> dict[str, dict[float, float]]:
+    """Each worker's loop-lag histogram: upper bound -> probes at or under it (cumulative)."""
+    import re
+
+    out = {}
+    for w in workers.procs:
+        text = w.get_raw("/metrics", timeout=5)[1].decode()
+        out[w.url] = {
+            float(le): float(n)
+            for le, n in re.findall(r'^sway_event_loop_lag_seconds_bucket{le="([^"]+)"} (\S+)$', text, re.M)
+        }
+    return out
+
+
+Lags = dict[str, dict[float, float]]
+
+
+def lag_between(before: Lags, after: Lags) -> dict[str, Any]:
+    """Per worker, the share of loop probes that fired more than 10 ms and 50 ms late."""
+    out = {}
+    for url, b in before.items():
+        a = after[url]
+        n = a[float("inf")] - b[float("inf")]
+        out[url] = {
+            "probes": n,
+            "late_over_10ms": (n - (a[0.01] - b[0.01])) / n if n else 0.0,
+            "late_over_50ms": (n - (a[0.05] - b[0.05])) / n if n else 0.0,
+        }
+    return out
+
+
 async def drain_rate(settings: Any, workers: runner.Workers, events: int, seed: int) -> float:
     """Send a backlog of `events` and time how fast the running workers score it (from the
     first send: producing here runs at twice the rate the workers score at)."""
@@ -159,13 +190,17 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             stop = asyncio.Event()
             sender = asyncio.create_task(paced(settings, args.rate, args.seconds + 5, stop))
             await asyncio.sleep(2)
+            lag0 = loop_lag(workers)
             result = await wrk(a.url, path, ids, args.seconds, args.connections, args.delay_ms)
+            result["loop_lag"] = lag_between(lag0, loop_lag(workers))
             stop.set()
             result["events_sent"] = await sender
             out["paced"].append(result)
             runner.log(
                 f"{result['path']}: {result['req_per_s']:,.0f} req/s, p50 {result['p50_ms']:.1f} ms, "
-                f"p99 {result['p99_ms']:.1f} ms, non-2xx {result['bad_status']}"
+                f"p99 {result['p99_ms']:.1f} ms, non-2xx {result['bad_status']}; loop probes late "
+                + ", ".join(f"{v['late_over_10ms']:.1%} >10 ms {v['late_over_50ms']:.1%} >50 ms"
+                            for v in result["loop_lag"].values())
             )
             await runner.drain(settings, 600)
     finally:

@@ -81,7 +81,6 @@ FAUST_TUNING: dict[str, int | float] = {
 PRODUCER_BUFFER_MESSAGES = 10_000
 
 
-
 def _short_fetch_wait() -> None:
     """Faust's worker consumer, with FETCH_MAX_WAIT_MS (idempotent)."""
     from faust.transport.drivers import aiokafka as driver

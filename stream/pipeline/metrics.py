@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import accumulate
 
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import HistogramMetricFamily
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
@@ -19,12 +19,8 @@ class Metrics:
 
     def __post_init__(self) -> None:
         r = self.registry
-        self.events_in = Counter(
-            "sway_events_in", "Records read from the interactions topic", registry=r
-        )
-        self.events_valid = Counter(
-            "sway_events_valid", "Records that passed validation", registry=r
-        )
+        self.events_in = Counter("sway_events_in", "Records read from the interactions topic", registry=r)
+        self.events_valid = Counter("sway_events_valid", "Records that passed validation", registry=r)
         self.events_invalid = Counter(
             "sway_events_invalid",
             "Records sent to the DLQ, by kind of reason",
@@ -82,6 +78,13 @@ class Metrics:
         self.actors = Gauge("sway_actors_tracked", "Actors tracked on this worker", registry=r)
         self.stream_time = Gauge(
             "sway_stream_time_seconds", "Stream time of this worker (epoch seconds)", registry=r
+        )
+        self.loop_lag = Histogram(
+            "sway_event_loop_lag_seconds",
+            "How late a 50 ms timer fired: the longest an HTTP request or a poll waited behind "
+            "other work on this worker's single event loop",
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+            registry=r,
         )
 
     def observe_latency(self, wall_ms: int, stamps: list[int]) -> None:

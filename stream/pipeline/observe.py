@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 
 #: How often gauges and broker reachability are refreshed.
 REFRESH_SECONDS = 2.0
+#: The loop-lag probe's sleep: often enough to catch a stall, cheap at 20 a second.
+LOOP_PROBE_SECONDS = 0.05
 #: A broker that has not answered a metadata request for this long is reported unreachable.
 BROKER_STALE_SECONDS = 10.0
 #: A worker that owes records but has handed none to its agents for this long is stalled.
@@ -117,6 +119,16 @@ def register(app: faust.App, rt: Runtime) -> Readiness:
         finally:
             if started:
                 await admin.close()
+
+    @app.task
+    async def watch_loop() -> None:
+        """Time a short sleep over and over: what it overshoots by is work that held the loop
+        (a request waits as long), which no other series shows."""
+        loop = asyncio.get_running_loop()
+        while True:
+            began = loop.time()
+            await asyncio.sleep(LOOP_PROBE_SECONDS)
+            metrics.loop_lag.observe(max(0.0, loop.time() - began - LOOP_PROBE_SECONDS))
 
     @app.timer(interval=REFRESH_SECONDS, name="sway.gauges", on_leader=False)
     async def gauges() -> None:

@@ -20,6 +20,7 @@ from stream.pipeline.codecs import encode_user
 from stream.pipeline.hops import subscribe
 from stream.pipeline.runtime import Runtime
 from stream.pipeline.topology import partition_of, reader
+from stream.pipeline.turns import TURN, take_turns
 from stream.pipeline.writes import Writes
 
 
@@ -148,7 +149,9 @@ def register(app: faust.App, rt: Runtime) -> None:
         now = clock.now()
         started: list[int] = []
         skipped: dict[str, int] = {}  # why -> events not applied (duplicates, discounts)
-        for item in batches.decode(raw):
+        for i, item in enumerate(batches.decode(raw), 1):
+            if i % TURN == 0:
+                await take_turns()
             if "event_id" not in item:
                 if batch:
                     store(batch, now, writes)

@@ -22,6 +22,7 @@ from typing import Any
 
 import aiohttp
 import faust
+import yarl
 from aiohttp import web as aioweb
 from faust.web import Request, Response, View
 from prometheus_client import generate_latest
@@ -109,9 +110,7 @@ def history(rt: Runtime, user_id: str) -> dict[str, Any] | None:
     now = rt.now_of(user_id)
     return {
         "user_id": user_id,
-        "points": [
-            {"day": _day(day), "ts": day * DAY_MS, "score": s} for day, s in state.history
-        ],
+        "points": [{"day": _day(day), "ts": day * DAY_MS, "score": s} for day, s in state.history],
         "trend": model.trend(state, now),
         "event_ts": now,
     }
@@ -207,7 +206,8 @@ class Owners:
         headers = {ROUTED: "1"}
         if "Authorization" in request.headers:
             headers["Authorization"] = request.headers["Authorization"]
-        target = url.rstrip("/") + request.rel_url.path_qs
+        # raw_path_qs: a decoded path would turn an id's encoded "?" or "/" into a query or a segment
+        target = yarl.URL(url.rstrip("/") + request.rel_url.raw_path_qs, encoded=True)
         timeout = aiohttp.ClientTimeout(total=ERASE_WAIT_SECONDS + PEER_TIMEOUT_SECONDS)
         try:
             async with self.app.http_client.request(

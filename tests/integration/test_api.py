@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 import orjson
@@ -206,6 +207,12 @@ async def test_errors_are_rfc_9457_problem_details(pair: Pair) -> None:
             assert body["status"] == status and body["type"] == "about:blank", body
             assert body["title"] == {400: "Bad Request", 404: "Not Found"}[status], body
             assert words in body["detail"], body
+        # an id whose encoded "?", "/" and "#" must reach the owner as they came, not as a query
+        odd = uid('who?/#"·')
+        for worker in pair.both:  # one of the two routes it
+            async with session.get(f"{worker.url}/users/{quote(odd, safe='')}") as response:
+                assert response.status == 404, await response.text()
+                assert repr(odd) in (await response.json(content_type=None))["detail"]
         async with session.delete(pair.a.url + f"/users/{nobody}") as response:
             assert response.status in (401, 403)
             assert response.content_type == "application/problem+json"
