@@ -135,22 +135,23 @@ async def paced(settings: Any, rate: float, seconds: float, stop: asyncio.Event)
     import orjson
     from aiokafka import AIOKafkaProducer
 
-    from stream.kafka import Pacer, client_options
+    from stream.kafka import Batcher, Pacer, client_options, partition_count
 
     events = runner.live_events(int(rate * seconds) + 1, 20_000, 5)
-    producer = AIOKafkaProducer(**client_options(settings), linger_ms=5, acks=1)
+    producer = AIOKafkaProducer(**client_options(settings), acks=1)
     await producer.start()
-    pacer, sent = Pacer(rate), 0
+    topic = settings.topic("interactions")
+    batcher = Batcher(producer, topic, await partition_count(producer, topic))
+    pacer, sent = Pacer(rate, before_sleep=batcher.flush), 0
     try:
         for event in events:
             if stop.is_set():
                 break
             event["ts"] = int(time.time() * 1000)
-            await producer.send(
-                settings.topic("interactions"), orjson.dumps(event), key=str(event["actor_id"]).encode()
-            )
+            await batcher.add(str(event["actor_id"]).encode(), orjson.dumps(event))
             sent += 1
             await pacer.tick()
+        await batcher.acked()
     finally:
         await producer.stop()
     return sent

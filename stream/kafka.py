@@ -7,12 +7,13 @@ import asyncio
 import contextlib
 import ssl
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.partitioner import murmur2
 
 from stream.settings import Settings
 
@@ -101,12 +102,14 @@ def make_producer(settings: Settings) -> AIOKafkaProducer:
 
 
 class Pacer:
-    """Keeps a producer at `rate` records per second (0 = as fast as possible)."""
+    """Keeps a producer at `rate` records per second (0 = as fast as possible); `before_sleep`
+    runs whenever it is about to wait (a Batcher sends what it holds)."""
 
-    def __init__(self, rate: float) -> None:
+    def __init__(self, rate: float, before_sleep: Callable[[], Awaitable[Any]] | None = None) -> None:
         self.rate = rate
         self.start = time.monotonic()
         self.sent = 0
+        self.before_sleep = before_sleep
 
     async def tick(self, n: int = 1) -> None:
         self.sent += n
@@ -114,7 +117,59 @@ class Pacer:
             return
         ahead = self.sent / self.rate - (time.monotonic() - self.start)
         if ahead > 0.005:
+            if self.before_sleep is not None:
+                await self.before_sleep()
             await asyncio.sleep(ahead)
+
+
+class Batcher:
+    """Records gathered into one aiokafka batch per partition and sent together: `send()` costs
+    tens of µs of Python per record (a future, a partitioner call, a wait), an append to an open
+    batch a few. The paced producer of scripts/api_load.py took half a core at 5,000 records/s
+    sending record by record. Keys go where the default partitioner puts them."""
+
+    def __init__(self, producer: AIOKafkaProducer, topic: str, partitions: int) -> None:
+        self.producer, self.topic, self.partitions = producer, topic, partitions
+        self._open: dict[int, Any] = {}  # partition -> aiokafka BatchBuilder
+        self._sent: list[asyncio.Future[Any]] = []
+        self.held = 0  # records added and not yet acknowledged
+
+    async def add(self, key: bytes | None, value: bytes, timestamp_ms: int | None = None) -> None:
+        if key is None:
+            partition = self.held % self.partitions
+        else:
+            partition = (murmur2(key) & 0x7FFFFFFF) % self.partitions
+        batch = self._open.get(partition)
+        if batch is None:
+            batch = self._open[partition] = self.producer.create_batch()
+        if batch.append(key=key, value=value, timestamp=timestamp_ms) is None:  # full
+            await self._send(partition, batch)
+            batch = self._open[partition] = self.producer.create_batch()
+            batch.append(key=key, value=value, timestamp=timestamp_ms)
+        self.held += 1
+
+    async def flush(self) -> None:
+        """Hand every open batch to the producer (acks come later: `acked`)."""
+        for partition, batch in self._open.items():
+            await self._send(partition, batch)
+        self._open.clear()
+
+    async def acked(self) -> int:
+        """Flush, wait for every batch's acknowledgement (raises the first delivery error) and
+        return how many records that covered."""
+        await self.flush()
+        await asyncio.gather(*self._sent)
+        self._sent.clear()
+        done, self.held = self.held, 0
+        return done
+
+    async def _send(self, partition: int, batch: Any) -> None:
+        batch.close()
+        self._sent.append(await self.producer.send_batch(batch, self.topic, partition=partition))
+
+
+async def partition_count(producer: AIOKafkaProducer, topic: str) -> int:
+    return len(await producer.partitions_for(topic))
 
 
 async def send_all(
@@ -131,24 +186,21 @@ async def send_all(
     await ensure_topics(settings, [topic])
     producer = make_producer(settings)
     await producer.start()
-    sent = 0
-    pacer = Pacer(rate)
     try:
-        pending = []
+        batcher = Batcher(producer, topic, await partition_count(producer, topic))
+        pacer = Pacer(rate, before_sleep=batcher.flush)
+        sent = 0
         for key, value in records:
-            pending.append(await producer.send(topic, value=value, key=key))
+            await batcher.add(key, value)
             sent += 1
-            if len(pending) >= window:
-                await asyncio.gather(*pending)
+            if batcher.held >= window:
+                acked = await batcher.acked()
                 if on_sent is not None:
-                    on_sent(len(pending))
-                pending.clear()
+                    on_sent(acked)
             await pacer.tick()
-        if pending:
-            await asyncio.gather(*pending)
-            if on_sent is not None:
-                on_sent(len(pending))
-        await producer.flush()
+        acked = await batcher.acked()
+        if on_sent is not None and acked:
+            on_sent(acked)
     finally:
         await producer.stop()
     return sent
