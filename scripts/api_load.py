@@ -185,11 +185,13 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         drained_with = await load
         out["drain"] = {"alone_events_per_s": alone, "under_load_events_per_s": under, "ratio": under / alone,
                         "wrk_during_drain": drained_with}  # fmt: skip
-        runner.log(f"under load: {under:,.0f} events/s ({under / alone:.2f} x); paced at {args.rate:,.0f}/s")
+        rate = args.rate or alone / 2
+        out["rate"] = rate
+        runner.log(f"under load: {under:,.0f} events/s ({under / alone:.2f} x); paced at {rate:,.0f}/s")
         out["paced"] = []
         for path in ("/users/%s", "/users/%s/explain", "/leaderboard?limit=20"):
             stop = asyncio.Event()
-            sender = asyncio.create_task(paced(settings, args.rate, args.seconds + 5, stop))
+            sender = asyncio.create_task(paced(settings, rate, args.seconds + 5, stop))
             await asyncio.sleep(2)
             lag0 = loop_lag(workers)
             result = await wrk(a.url, path, ids, args.seconds, args.connections, args.delay_ms)
@@ -200,8 +202,10 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             runner.log(
                 f"{result['path']}: {result['req_per_s']:,.0f} req/s, p50 {result['p50_ms']:.1f} ms, "
                 f"p99 {result['p99_ms']:.1f} ms, non-2xx {result['bad_status']}; loop probes late "
-                + ", ".join(f"{v['late_over_10ms']:.1%} >10 ms {v['late_over_50ms']:.1%} >50 ms"
-                            for v in result["loop_lag"].values())
+                + ", ".join(
+                    f"{v['late_over_10ms']:.1%} >10 ms {v['late_over_50ms']:.1%} >50 ms"
+                    for v in result["loop_lag"].values()
+                )
             )
             await runner.drain(settings, 600)
     finally:
@@ -213,7 +217,12 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--events", type=int, default=100_000)
-    ap.add_argument("--rate", type=float, default=5000.0, help="live events/s while the API is loaded")
+    ap.add_argument(
+        "--rate",
+        type=float,
+        default=0.0,
+        help="live events/s while the API is loaded (default: half the drain rate measured alone)",
+    )
     ap.add_argument("--seconds", type=float, default=15.0)
     ap.add_argument("--connections", type=int, default=8)
     ap.add_argument("--delay-ms", type=int, default=0, help="pause per request and connection (pacing)")

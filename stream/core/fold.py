@@ -9,7 +9,7 @@ the settled score others read are those of the period the events fell in.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -123,19 +123,22 @@ class TargetBatch:
 
     def close(self) -> list[Scored]:
         """Score and record every touched user once; the batch is empty afterwards."""
-        out: list[Scored] = []
+        return list(self.closing())
+
+    def closing(self) -> Iterator[Scored]:
+        """close(), one user at a time (a stream stage hands the loop over between users);
+        the batch is empty once the iterator is exhausted."""
         for user_id, touched in self._touched.items():
             state = touched.state
             if touched.applied:
                 self._score(user_id, touched)
             value = touched.value
             if value is None:  # only self-interactions or duplicates: stored, not scored
-                out.append(Scored(state, None, "unchanged", False))
+                yield Scored(state, None, "unchanged", False)
                 continue
             emit = state.emitted == 0.0 or abs(value - state.emitted) >= self._min_delta
             if emit:
                 state.emitted = value
-            out.append(Scored(state, touched.result, "applied", emit))
+            yield Scored(state, touched.result, "applied", emit)
         self._touched.clear()
         self._period = None
-        return out

@@ -25,11 +25,10 @@ from mode import Service
 from stream.codec import dumps
 from stream.events.validate import Rejected, validate_event
 from stream.kafka import FETCH_MAX_WAIT_MS, client_options, ensure_topics, ordered_producer
-from stream.pipeline import batches
+from stream.pipeline import batches, turns
 from stream.pipeline.metrics import reason_kind
 from stream.pipeline.runtime import Runtime
 from stream.pipeline.topology import consumer_groups, partition_of
-from stream.pipeline.turns import TURN, take_turns
 
 log = logging.getLogger(__name__)
 
@@ -157,9 +156,9 @@ class Edge(Service):
         sends = []
         invalid = 0
         for tp, records in got.items():
-            for i, record in enumerate(records, 1):
-                if i % (4 * TURN) == 0:  # validating is cheaper than scoring
-                    await take_turns()
+            for record in records:
+                if turns.due():
+                    await turns.take()
                 raw = record.value or b""
                 event = validate_event(raw, now_ms=wall, max_future_ms=max_future_ms)
                 if isinstance(event, Rejected):
@@ -177,7 +176,8 @@ class Edge(Service):
         metrics.events_in.inc(total)
         metrics.events_valid.inc(total - invalid)
         for lane, events in lanes.items():
-            await take_turns()  # encoding a lane: ~1 ms per 500 events
+            if turns.due():
+                await turns.take()
             for value in batches.encode(events):
                 sends.append(await self.producer.send(self.lanes, value=value, partition=lane))
         await asyncio.gather(*sends)

@@ -20,12 +20,11 @@ import faust
 
 from stream.codec import dumps
 from stream.core import stages
-from stream.pipeline import batches, durability
+from stream.pipeline import batches, durability, turns
 from stream.pipeline.codecs import encode_actor
 from stream.pipeline.hops import subscribe
 from stream.pipeline.runtime import Runtime
 from stream.pipeline.topology import partition_of, reader
-from stream.pipeline.turns import TURN, take_turns
 from stream.pipeline.writes import Writes
 
 #: The outbox is sent once it holds this many input records' events, or is this old.
@@ -100,9 +99,9 @@ def register(app: faust.App, rt: Runtime) -> None:
         actors_get, erased_get = reader(actors), reader(erased)
         batch = stages.ActorBatch(actors_get, reader(users), params, owned=True)
         out = outbox.items
-        for i, event in enumerate(batches.decode(raw), 1):
-            if i % TURN == 0:
-                await take_turns()
+        for event in batches.decode(raw):
+            if turns.due():
+                await turns.take()
             if "erase" in event:  # a control record from DELETE /users/{id}; events never carry it
                 store(batch, writes)  # what came before it stays
                 out.append(erase(event, writes))

@@ -37,11 +37,10 @@ from mode import Service
 
 from stream.core.state import UserState
 from stream.kafka import FETCH_MAX_WAIT_MS, client_options
-from stream.pipeline import durability
+from stream.pipeline import durability, turns
 from stream.pipeline.backpressure import Hysteresis
 from stream.pipeline.runtime import Runtime
 from stream.pipeline.topology import consumer_groups, partition_of
-from stream.pipeline.turns import take_turns
 
 log = logging.getLogger(__name__)
 
@@ -206,7 +205,8 @@ class Hops(Service):
                 await handler(record.value or b"[]", tp.partition, waiting[tp.topic])
                 self.done[tp] = record.offset + 1
                 self.processed += 1
-                await take_turns()
+                if turns.due():
+                    await turns.take()
 
     def _rewind(self, got: dict[TopicPartition, list[Any]]) -> None:
         """Fetch these records again (on the partitions still assigned)."""

@@ -15,12 +15,11 @@ import faust
 from stream.codec import dumps
 from stream.core import history, model, stages
 from stream.core.state import UserState
-from stream.pipeline import batches
+from stream.pipeline import batches, turns
 from stream.pipeline.codecs import encode_user
 from stream.pipeline.hops import subscribe
 from stream.pipeline.runtime import Runtime
 from stream.pipeline.topology import partition_of, reader
-from stream.pipeline.turns import TURN, take_turns
 from stream.pipeline.writes import Writes
 
 
@@ -79,12 +78,14 @@ def register(app: faust.App, rt: Runtime) -> None:
         writes.store(users, state.user_id, state, encode_user)
         board.put(writes.partition, state.user_id, state)
 
-    def store(batch: stages.TargetBatch, now: int, writes: Writes) -> None:
+    async def store(batch: stages.TargetBatch, now: int, writes: Writes) -> None:
         """Close the batch: every touched user stored once, one update each when it moved."""
-        for scored in batch.close():
+        for scored in batch.closing():
             keep(scored.state, writes)
             if scored.emit:
                 publish(rt, writes, scored, "event", now)
+            if turns.due():
+                await turns.take()
 
     def decay(user_id: str, now: int, writes: Writes) -> None:
         """A sweep found this idle user's score moved: re-score at stream time and emit."""
@@ -149,12 +150,12 @@ def register(app: faust.App, rt: Runtime) -> None:
         now = clock.now()
         started: list[int] = []
         skipped: dict[str, int] = {}  # why -> events not applied (duplicates, discounts)
-        for i, item in enumerate(batches.decode(raw), 1):
-            if i % TURN == 0:
-                await take_turns()
+        for item in batches.decode(raw):
+            if turns.due():
+                await turns.take()
             if "event_id" not in item:
                 if batch:
-                    store(batch, now, writes)
+                    await store(batch, now, writes)
                 control(item, partition, clock.now(), writes)
                 continue
             if erased_get(stages.target_of(item)) is not None:
@@ -170,7 +171,7 @@ def register(app: faust.App, rt: Runtime) -> None:
                 started.append(item["in_ms"])
                 started.append(item["ts"])
         if batch:
-            store(batch, now, writes)
+            await store(batch, now, writes)
         await writes.flush()  # the commit of this record's offset waits for their acks
         if started:
             metrics.observe_latency(rt.wall_ms(), started)

@@ -37,7 +37,7 @@ from mode import Service
 
 from stream.codec import dumps
 from stream.kafka import ordered_producer
-from stream.pipeline import durability
+from stream.pipeline import durability, turns
 from stream.pipeline.runtime import Runtime
 from stream.pipeline.topology import partition_of
 
@@ -64,6 +64,7 @@ class Output(Service):
         #: changelog writes not sent yet: (topic, partition) -> key -> (value or None, encode)
         self.dirty: dict[Where, dict[str, tuple[Any, Callable[[Any], bytes] | None]]] = {}
         self.dirty_keys = 0
+        self._cache_lock = asyncio.Lock()
         self.tables: dict[str, Any] = {}  # changelog topic -> table
         #: the batch each topic partition is filling: [builder, records]
         self._open: dict[Where, list[Any]] = {}
@@ -161,20 +162,26 @@ class Output(Service):
             self.dirty_keys += 1
         keys[key] = (value, encode)
 
-    def send_cache(self) -> None:
-        """Append every cached changelog write, each key once, in its latest value."""
-        dirty, self.dirty, self.dirty_keys = self.dirty, {}, 0
-        for (topic, partition), keys in dirty.items():
-            for key, (value, encode) in keys.items():
-                data = None if value is None or encode is None else encode(value)
-                self.append(topic, partition, key.encode(), data)
-        self.kick()
+    async def send_cache(self) -> None:
+        """Append every cached changelog write, each key once, in its latest value. Encoding
+        thousands of states takes turns with the loop; the lock keeps two sends of the cache
+        in order (a key cached again meanwhile must not land before its older value)."""
+        async with self._cache_lock:
+            dirty, self.dirty, self.dirty_keys = self.dirty, {}, 0
+            for (topic, partition), keys in dirty.items():
+                for key, (value, encode) in keys.items():
+                    data = None if value is None or encode is None else encode(value)
+                    self.append(topic, partition, key.encode(), data)
+                    if turns.due():
+                        self.kick()
+                        await turns.take()
+            self.kick()
 
     async def drain(self) -> None:
         """Send the changelog cache, then wait until the broker acknowledged everything sent so
         far (a send that failed raises, and the commit with it); then tell RocksDB the changelog
         offsets, as Faust's own changelog callback does."""
-        self.send_cache()
+        await self.send_cache()
         await self.settle()
         # Every batch this drain must see acknowledged is in `pending` now. Another drain may run
         # meanwhile (a commit and a rebalance's flush): an entry leaves `pending` only once it is
@@ -238,7 +245,7 @@ class Writes:
         for them (bounded memory)."""
         output = self._output
         if output.dirty_keys > CACHE_KEYS:
-            output.send_cache()
+            await output.send_cache()
         output.kick()
         if output._queued > QUEUED_BATCHES:
             await output.settle()

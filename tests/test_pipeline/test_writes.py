@@ -45,6 +45,7 @@ def output() -> tuple[Output, Producer]:
     out.pending, out.dirty, out.dirty_keys, out.tables = [], {}, 0, {}
     out._open, out._full, out._queued, out._senders = {}, {}, 0, {}
     out._sealed, out._handed, out._progress, out._failed = {}, {}, asyncio.Event(), None
+    out._cache_lock = asyncio.Lock()
     return out, producer
 
 
@@ -84,3 +85,24 @@ async def test_a_drain_does_not_wait_for_what_stages_append_after_it() -> None:
     out.kick()
     producer.sent[0][3].set_result(type("Meta", (), {"offset": 0})())
     await asyncio.wait_for(drain, 1)
+
+
+async def test_a_cache_sent_in_turns_keeps_each_keys_values_in_order(monkeypatch: Any) -> None:
+    """Sending the changelog cache hands the loop over between states; a state cached again
+    meanwhile and sent by another stage must land after its older value (recovery reads the
+    last one)."""
+    from stream.pipeline import turns
+
+    monkeypatch.setattr(turns, "BUDGET_SECONDS", -1.0)  # a turn after every state
+    out, producer = output()
+    table = type("Table", (), {"changelog_topic": type("T", (), {"get_topic_name": lambda self: "cl"})()})()
+    for i in range(5):
+        out.cache(table, 0, f"u{i}", b"old", bytes)
+    first = asyncio.ensure_future(out.send_cache())
+    await asyncio.sleep(0)  # the first send is under way, and takes a turn
+    out.cache(table, 0, "u4", b"new", bytes)
+    second = asyncio.ensure_future(out.send_cache())
+    await asyncio.wait_for(asyncio.gather(first, second), 1)
+    await asyncio.sleep(0.05)
+    values = [v for _, _, records, _ in producer.sent for k, v in records if k == b"u4"]
+    assert values == [b"old", b"new"]
