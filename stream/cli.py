@@ -454,18 +454,30 @@ def evaluate() -> None:
     "cuts",
     type=float,
     multiple=True,
-    help="Cut as a fraction of the time span (repeatable; default 0.40, 0.55, 0.70).",
+    help="Cut as a fraction of the time span (repeatable; default 0.25, 0.40, 0.55, 0.70, 0.85, "
+    "of which 0.25 and 0.85 are held out).",
 )
 @click.option("--limit", type=int, default=None, help="Only the first N lines.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def evaluate_higgs(path: Path, cuts: tuple[float, ...], limit: int | None, as_json: bool) -> None:
+@click.option("--bootstrap", "resamples", type=click.IntRange(min=0), default=200, show_default=True,
+              help="Paired bootstrap resamples per cut and horizon (0: no intervals).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the bootstrap.")
+@click.option("--report", "html", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write a self-contained HTML report (tables, inline SVG plots) to FILE.")
+def evaluate_higgs(path: Path, cuts: tuple[float, ...], limit: int | None, as_json: bool,
+                   resamples: int, seed: int, html: Path | None) -> None:
     """Does the score predict each user's distinct future engagers better than the baselines?"""
     from stream.evaluate.higgs import format_report, run_higgs
 
     settings = load_settings()
     params = settings.model_params()
-    report = run_higgs(path, list(cuts) or None, params, limit, True)
+    report = run_higgs(path, list(cuts) or None, params, limit, True, bootstrap=resamples, seed=seed)
     click.echo(json.dumps(report.to_json(), indent=2) if as_json else format_report(report))
+    if html is not None:
+        from stream.evaluate.report_html import render
+
+        html.write_text(render(report), encoding="utf-8")
+        click.echo(f"report written to {html}", err=True)
 
 
 @evaluate.command("scenarios")

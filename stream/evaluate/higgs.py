@@ -46,10 +46,12 @@ from tqdm import tqdm  # type: ignore[import-untyped, unused-ignore]
 
 from stream.batch import BATCH, BatchRun
 from stream.core.params import Params
+from stream.evaluate import protocol
 from stream.evaluate.metrics import pagerank, spearman, top_k, top_k_overlap
 from stream.producers.replay import records
 
-DEFAULT_CUTS: tuple[float, ...] = (0.40, 0.55, 0.70)
+#: the protocol's cuts (why these, and which are held out: stream/evaluate/protocol.py)
+DEFAULT_CUTS: tuple[float, ...] = protocol.PROTOCOL_CUTS
 TOP_K = 100
 
 SWAY = "sway score"
@@ -59,6 +61,8 @@ PAGERANK = "pagerank"
 METHODS: tuple[str, ...] = (SWAY, ENGAGERS, INTERACTIONS, PAGERANK)
 BASELINES: tuple[str, ...] = METHODS[1:]
 TARGET = "target"
+COMPONENTS: tuple[str, ...] = ("reach", "amplification", "network")
+SIGNALS: tuple[str, ...] = ("engagers", "interactions", "posts", "amplifying", "network")
 
 DEFINITIONS = (
     "users: received >= 1 interaction from another account (actor != target) before the cut",
@@ -161,6 +165,10 @@ class HiggsReport:
     mean: list[MethodResult]
     mean_beats: dict[str, dict[str, bool]]
     seconds: float
+    #: one result per cut and horizon (empty when the protocol was skipped)
+    protocol: list[protocol.ProtocolResult] = field(default_factory=list)
+    bootstrap: int = 0
+    seed: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -181,6 +189,15 @@ class HiggsReport:
                 "beats": self.mean_beats,
             },
             "seconds": round(self.seconds, 3),
+            "protocol": {
+                "held_out": list(protocol.HELD_OUT),
+                "horizons": [name for name, _ in protocol.HORIZONS],
+                "metrics": list(protocol.METRICS),
+                "compared_with": ENGAGERS,
+                "bootstrap": self.bootstrap,
+                "seed": self.seed,
+                "results": [r.to_json() for r in self.protocol],
+            },
         }
 
 
@@ -230,6 +247,9 @@ class _Snapshot:
     missing: int = 0
     future: set[tuple[str, str]] = field(default_factory=set)
     events_after: int = 0
+    #: protocol horizon name -> (actor, target) pairs after the cut within that horizon
+    horizons: dict[str, set[tuple[str, str]]] = field(
+        default_factory=lambda: {name: set() for name, _ in protocol.HORIZONS})
 
 
 def _take(snap: _Snapshot, run: BatchRun, edges: Mapping[tuple[str, str], int],
@@ -252,9 +272,24 @@ def _take(snap: _Snapshot, run: BatchRun, edges: Mapping[tuple[str, str], int],
         ENGAGERS: engagers,
         INTERACTIONS: received,
         PAGERANK: {user: ranks[user] for user in engagers},
+        protocol.TIE_BROKEN: protocol.tie_broken(engagers, received),
+        **_components(scores, engagers),
     }
     snap.events_before = events_before
     snap.taken = True
+
+
+def _components(scores: Mapping[str, Any], users: Mapping[str, float]) -> dict[str, dict[str, float]]:
+    """The score's components and signals as `Score` exposes them (0 for a user without one)."""
+    out: dict[str, dict[str, float]] = {f"component: {c}": {} for c in COMPONENTS}
+    out.update({f"signal: {s}": {} for s in SIGNALS})
+    for user in users:
+        got = scores.get(user)
+        for c in COMPONENTS:
+            out[f"component: {c}"][user] = float(getattr(got, c)) if got is not None else 0.0
+        for s in SIGNALS:
+            out[f"signal: {s}"][user] = float(got.signals.get(s, 0.0)) if got is not None else 0.0
+    return out
 
 
 def _positions(values: Mapping[str, float]) -> dict[str, int]:
@@ -350,11 +385,14 @@ def _mean(cuts: list[CutResult]) -> list[MethodResult]:
 
 def run_higgs(path: Path, cuts: list[float] | None, params: Params, limit: int | None,
               progress: bool, *, horizon_ms: int | None = None, k: int = TOP_K,
-              top_rows: int = 10) -> HiggsReport:
+              top_rows: int = 10, bootstrap: int = 200, seed: int = 0,
+              with_protocol: bool = True) -> HiggsReport:
     """Score `path` in one pass, snapshot at each cut, and compare with the baselines.
 
-    `cuts` are fractions of the time span in (0, 1) (default 0.40, 0.55, 0.70); `limit` reads
-    only the first records; `horizon_ms` bounds the future window (default: end of data).
+    `cuts` are fractions of the time span in (0, 1) (default `protocol.PROTOCOL_CUTS`); `limit`
+    reads only the first records; `horizon_ms` bounds the future window of the summary tables
+    (default: end of data; the protocol always uses its own two horizons); `bootstrap` resamples
+    per cut and horizon, seeded by `seed`.
     """
     began = time.perf_counter()
     fractions = sorted(set(DEFAULT_CUTS if cuts is None else cuts))
@@ -402,10 +440,16 @@ def run_higgs(path: Path, cuts: list[float] | None, params: Params, limit: int |
             if pending < len(snaps):
                 edges[(actor, target)] = edges.get((actor, target), 0) + 1
                 before += 1
+            pair = (actor, target)
             for snap in snaps[:pending]:
-                if ts > snap.cut_ms and (horizon_ms is None or ts <= snap.cut_ms + horizon_ms):
-                    snap.future.add((actor, target))
+                if ts <= snap.cut_ms:
+                    continue
+                if horizon_ms is None or ts <= snap.cut_ms + horizon_ms:
+                    snap.future.add(pair)
                     snap.events_after += 1
+                for name, span in protocol.HORIZONS:
+                    if span is None or ts <= snap.cut_ms + span:
+                        snap.horizons[name].add(pair)
         run.feed(batch, params)
         bar.update(total - bar.n)
     finally:
@@ -415,6 +459,7 @@ def run_higgs(path: Path, cuts: list[float] | None, params: Params, limit: int |
 
     results = [_result(s, k, top_rows) for s in snaps]
     mean = _mean(results)
+    protocols = [r for s in snaps for r in _protocol(s, bootstrap, seed, progress)] if with_protocol else []
     return HiggsReport(
         path=str(path),
         lines=total,
@@ -430,7 +475,27 @@ def run_higgs(path: Path, cuts: list[float] | None, params: Params, limit: int |
         mean=mean,
         mean_beats=_beats(mean),
         seconds=time.perf_counter() - began,
+        protocol=protocols,
+        bootstrap=bootstrap,
+        seed=seed,
     )
+
+
+def _protocol(snap: _Snapshot, resamples: int, seed: int, progress: bool) -> list[protocol.ProtocolResult]:
+    """The protocol at one snapshot, for each horizon (users: those evaluated at the cut)."""
+    out = []
+    for name, _ in protocol.HORIZONS:
+        future: dict[str, float] = dict.fromkeys(snap.values[ENGAGERS], 0.0)
+        for _, target in snap.horizons[name]:
+            if target in future:
+                future[target] += 1.0
+        began = time.perf_counter()
+        out.append(protocol.evaluate(snap.fraction, snap.cut_ms, name, snap.values, future, ENGAGERS,
+                                     (SWAY, protocol.TIE_BROKEN), resamples, seed))
+        if progress:
+            sys.stderr.write(f"protocol: cut {snap.fraction:.0%} horizon {name}: {len(future):,} "
+                             f"users, {time.perf_counter() - began:.1f} s\n")
+    return out
 
 
 # --- the report ---------------------------------------------------------------------------------
@@ -498,4 +563,5 @@ def format_report(report: HiggsReport) -> str:
     wins = sum(v for b in report.mean_beats.values() for v in b.values())
     count = sum(len(b) for b in report.mean_beats.values())
     out += ["", f"sway beats {wins} of {count} baseline/metric pairs on the mean"]
+    out += protocol.format_results(report.protocol, report.bootstrap)
     return "\n".join(out)
