@@ -20,7 +20,7 @@ pytestmark = pytest.mark.skipif(not DATA.exists(), reason=f"{DATA} is not there"
 
 @pytest.fixture(scope="module")
 def report() -> HiggsReport:
-    return run_higgs(DATA, [0.3, 0.6], DEFAULT, 20_000, False)
+    return run_higgs(DATA, [0.3, 0.6], DEFAULT, 20_000, False, bootstrap=10)
 
 
 def test_report_has_every_cut_and_method(report: HiggsReport) -> None:
