@@ -214,9 +214,22 @@ def _fmt(x: float) -> str:
     return "   n/a" if math.isnan(x) else f"{x:+.3f}"
 
 
+PROTOCOL_DEFINITIONS: tuple[str, ...] = (
+    f"held out: cuts {', '.join(f'{h:.0%}' for h in HELD_OUT)} (never used to tune the score); "
+    "horizons: to the end of the data, and the next 24 h",
+    f"spearman: all users; rho>=3: users with >= {MIN_PAST} past engagers; kendall_tau_b: tau-b; "
+    f"ndcg@{K}: gain = future engagers, tied scores share the mean discount of their positions",
+    f"precision@{K}: ties at the {K}th score share the last places; relevant = future engagers "
+    f"> 0 and >= the {K}th largest; within_group: size-weighted Spearman inside groups of equal "
+    f"past count (>= {MIN_GROUP} users; constant -> 0)",
+    "X - count: the paired difference to the distinct-engager count; the interval is the "
+    "2.5..97.5 percentile over resamples of the users",
+)
+
+
 def format_results(results: Sequence[ProtocolResult], resamples: int) -> list[str]:
     """Plain-text tables: tuning cuts first, then the held-out ones."""
-    out: list[str] = []
+    out: list[str] = ["", "protocol:", *(f"  {line}" for line in PROTOCOL_DEFINITIONS)] if results else []
     for title, held in (("tuning cuts", False), ("held-out cuts", True)):
         chosen = [r for r in results if r.held_out == held]
         if not chosen:
