@@ -89,3 +89,19 @@ def test_cli_writes_the_report(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "<svg" in out.read_text(encoding="utf-8")
     assert "cut 50%, horizon 24h" in result.output
+
+
+def test_cli_json_keeps_working_with_the_protocol() -> None:
+    result = CliRunner().invoke(main, ["evaluate", "higgs", "--file", str(DATA), "--limit", "5000",
+                                       "--cut", "0.5", "--bootstrap", "3", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert [r["horizon"] for r in data["protocol"]["results"]] == [h for h, _ in HORIZONS]
+    assert data["protocol"]["results"][0]["held_out"] is False
+
+
+def test_svg_fragments_are_well_formed(report: HiggsReport) -> None:
+    import xml.etree.ElementTree as ET
+
+    for svg in re.findall(r"<svg.*?</svg>", render(report), flags=re.S):
+        ET.fromstring(svg)
