@@ -454,8 +454,8 @@ def evaluate() -> None:
     "cuts",
     type=float,
     multiple=True,
-    help="Cut as a fraction of the time span (repeatable; default 0.25, 0.40, 0.55, 0.70, 0.85, "
-    "of which 0.25 and 0.85 are held out).",
+    help="Cut as a fraction of the time span (repeatable; default 0.25, 0.40, 0.55, 0.70, 0.80, "
+    "of which 0.25 and 0.80 are held out).",
 )
 @click.option("--limit", type=int, default=None, help="Only the first N lines.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
