@@ -540,7 +540,8 @@ def format_report(report: HiggsReport) -> str:
         f"Sway offline evaluation: {Path(report.path).name}",
         f"{report.lines:,} records ({report.rejected:,} rejected, {report.self_interactions:,} "
         f"self-interactions, {report.out_of_order:,} out of order), "
-        f"{_iso(report.start_ms)} .. {_iso(report.end_ms)}, one pass in {report.seconds:.1f} s",
+        f"{_iso(report.start_ms)} .. {_iso(report.end_ms)}, "
+        f"one pass and the protocol in {report.seconds:.1f} s",
     ]
     out += [f"  {line}" for line in _definitions(report.k, report.horizon_ms)]
     for cut in report.cuts:
