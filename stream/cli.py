@@ -480,6 +480,25 @@ def evaluate_higgs(path: Path, cuts: tuple[float, ...], limit: int | None, as_js
         click.echo(f"report written to {html}", err=True)
 
 
+@evaluate.command("census")
+@click.option(
+    "--file",
+    "path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "higgs-activity_time.txt.gz",
+    show_default=True,
+)
+@click.option("--limit", type=int, default=None, help="Only the first N lines.")
+@click.option("--json", "as_json", is_flag=True, help="Print the census as JSON.")
+def evaluate_census(path: Path, limit: int | None, as_json: bool) -> None:
+    """How often each integrity rule fires on Higgs, and what switching it off alone does to the
+    protocol's within-group and overall Spearman (same cuts as `evaluate higgs`)."""
+    from stream.evaluate.census import format_census, run_census, to_json
+
+    results = run_census(path, load_settings().model_params(), limit, progress=True)
+    click.echo(json.dumps(to_json(results), indent=2) if as_json else format_census(results))
+
+
 @evaluate.command("scenarios")
 @click.option("--bots", type=int, default=300, show_default=True, help="Size of the bot farm (scenario 1).")
 @click.option("--quiet", is_flag=True, help="No progress messages on stderr.")

@@ -83,7 +83,7 @@ def quality(
             automated *= params.fresh_weight
     weight, reason = automated, ("automated" if automated < 0.5 else None)
     engages_back = (own is not None and target in own.engagers) or (pending is not None and target in pending)
-    if engages_back and event["type"] not in {"follow", "unfollow"}:
+    if engages_back and event["type"] not in {"follow", "unfollow"} and params.reciprocal_weight < 1.0:
         weight *= params.reciprocal_weight
-        reason = reason or "reciprocal"
+        reason = reason or "reciprocal"  # only when it cost something: explain says why
     return Quality(weight, reason)

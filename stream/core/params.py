@@ -86,6 +86,9 @@ class Params:
     fresh_weight: float = 0.3
     #: Engaging someone who engages you back (pods, reciprocity rings) counts this much.
     reciprocal_weight: float = 0.25
+    #: A repeat engager's n-th engagement counts 1/n (integrity.diminishing); off only to
+    #: measure what the rule costs (`sway evaluate census`).
+    repeat_discount: bool = True
     #: An engager counted below this quality is a suspect; when suspects are most of a user's
     #: audience (a bought audience), their contributions are dropped altogether.
     suspect_quality: float = 0.5

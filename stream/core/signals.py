@@ -118,7 +118,7 @@ def _engage(state: UserState, e: Engagement, g: float, params: Params) -> None:
         old_w, old_a, old_n, old_times = prior.weight, prior.amp, prior.net, prior.times
         last_ts = e.ts if e.ts > prior.last_ts else prior.last_ts
         keep = integrity.kept_share(prior, quality)
-    dim = integrity.diminishing(n_before)
+    dim = integrity.diminishing(n_before) if params.repeat_discount else 1.0
     tone = integrity.sentiment_factor(e.sentiment, params) if etype in TONED else 1.0
     weight = params.type_weights.get(etype, 1.0) * params.network_weight(e.network) * quality * tone * dim
     # an engager's share of reach: their best engagement so far, but never more than their latest

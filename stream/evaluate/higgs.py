@@ -168,6 +168,9 @@ class HiggsReport:
     #: one result per cut and horizon (empty when the protocol was skipped)
     protocol: list[protocol.ProtocolResult] = field(default_factory=list)
     bootstrap: int = 0
+    #: engagements each integrity rule discounted over the whole replay, summed over users
+    #: (each engagement under its first reason: integrity.discount_reason)
+    discounts: dict[str, float] = field(default_factory=dict)
     seed: int = 0
 
     def to_json(self) -> dict[str, Any]:
@@ -189,6 +192,7 @@ class HiggsReport:
                 "beats": self.mean_beats,
             },
             "seconds": round(self.seconds, 3),
+            "discounts": self.discounts,
             "protocol": {
                 "held_out": list(protocol.HELD_OUT),
                 "horizons": [name for name, _ in protocol.HORIZONS],
@@ -478,6 +482,7 @@ def run_higgs(path: Path, cuts: list[float] | None, params: Params, limit: int |
         protocol=protocols,
         bootstrap=bootstrap,
         seed=seed,
+        discounts=_discounts(run),
     )
 
 
@@ -499,6 +504,14 @@ def _protocol(snap: _Snapshot, resamples: int, seed: int, progress: bool) -> lis
 
 
 # --- the report ---------------------------------------------------------------------------------
+
+
+def _discounts(run: BatchRun) -> dict[str, float]:
+    totals: dict[str, float] = {}
+    for state in run.users.values():
+        for why, n in state.discounts.items():
+            totals[why] = totals.get(why, 0.0) + n
+    return dict(sorted(totals.items()))
 
 
 def _finite(x: float) -> float | None:
