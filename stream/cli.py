@@ -441,14 +441,18 @@ def evaluate() -> None:
     """Offline evaluation of the score (same core as the stream, no Kafka)."""
 
 
-@evaluate.command("higgs")
-@click.option(
+#: The Higgs replay both commands read (tests read it from ../shared/data too).
+HIGGS_FILE = click.option(
     "--file",
     "path",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "higgs-activity_time.txt.gz",
     show_default=True,
 )
+
+
+@evaluate.command("higgs")
+@HIGGS_FILE
 @click.option(
     "--cut",
     "cuts",
@@ -481,13 +485,7 @@ def evaluate_higgs(path: Path, cuts: tuple[float, ...], limit: int | None, as_js
 
 
 @evaluate.command("census")
-@click.option(
-    "--file",
-    "path",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "higgs-activity_time.txt.gz",
-    show_default=True,
-)
+@HIGGS_FILE
 @click.option("--limit", type=int, default=None, help="Only the first N lines.")
 @click.option("--json", "as_json", is_flag=True, help="Print the census as JSON.")
 def evaluate_census(path: Path, limit: int | None, as_json: bool) -> None:
