@@ -14,23 +14,14 @@ import math
 from collections.abc import Hashable, Mapping, Sequence
 from typing import TypeVar
 
+from stream.evaluate.ranking import weighted_ranks
+
 K = TypeVar("K", bound=Hashable)
 
 
 def average_ranks(values: Sequence[float]) -> list[float]:
     """1-based ranks in ascending order; tied values get the mean of the ranks they span."""
-    order = sorted(range(len(values)), key=values.__getitem__)
-    ranks = [0.0] * len(values)
-    i = 0
-    while i < len(order):
-        j = i
-        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
-            j += 1
-        mean = (i + j) / 2.0 + 1.0
-        for position in range(i, j + 1):
-            ranks[order[position]] = mean
-        i = j + 1
-    return ranks
+    return weighted_ranks(values, [1] * len(values))
 
 
 def pearson(x: Sequence[float], y: Sequence[float]) -> float:
